@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Http;
+
+namespace SessionLocking;
+
+/// <summary>Session state access on <see cref="HttpContext"/>.</summary>
+public static class SessionStateHttpContextExtensions
+{
+    /// <summary>
+    /// The request's session through the classic API. Throws <see cref="InvalidOperationException"/> when
+    /// the request has no session: the endpoint is <see cref="SessionStateBehavior.Disabled"/>, the request
+    /// has no endpoint, or <c>UseLockedSession</c> did not run for it.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    public static IHttpSessionState GetSessionState(this HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var feature = context.Features.Get<ILockedSessionFeature>()
+            ?? throw new InvalidOperationException(
+                "This request has no session state: UseLockedSession() did not run for it. Add app.UseLockedSession() after app.UseRouting(); requests without an endpoint (static files, 404s) get no session.");
+        return feature.Session
+            ?? throw new InvalidOperationException(
+                "Session state is disabled for this endpoint ([SessionState(SessionStateBehavior.Disabled)]). Use SessionStateBehavior.ReadOnly or Required to access the session.");
+    }
+
+    /// <summary>
+    /// Overrides the session state behaviour of this request (classic <c>HttpContext.SetSessionStateBehavior</c>).
+    /// Wins over attributes, endpoint metadata and the default. Must be called before
+    /// <c>UseLockedSession</c> runs, for example from a middleware between <c>UseRouting</c> and it.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="behavior">The behaviour to use.</param>
+    public static void SetSessionStateBehavior(this HttpContext context, SessionStateBehavior behavior)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!Enum.IsDefined(behavior))
+        {
+            throw new ArgumentOutOfRangeException(nameof(behavior), behavior, "Unknown session state behavior.");
+        }
+
+        if (context.Features.Get<ILockedSessionFeature>() is not null)
+        {
+            throw new InvalidOperationException(
+                "SetSessionStateBehavior must be called before UseLockedSession() acquires the session; it was called after.");
+        }
+
+        context.Features.Set(new SessionStateBehaviorFeature(behavior));
+    }
+}

@@ -1,0 +1,18 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace SessionLocking.Diagnostics;
+
+/// <summary>
+/// What logs and traces show instead of a session id: the first 8 hex characters of its SHA-256, enough to
+/// follow one session, useless to hijack it.
+/// </summary>
+internal static class SessionKeys
+{
+    public static string ForLog(string sessionId)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.ASCII.GetBytes(sessionId), hash);
+        return Convert.ToHexStringLower(hash[..4]);
+    }
+}

@@ -1,0 +1,49 @@
+using System.Diagnostics.Metrics;
+
+namespace SessionLocking.Diagnostics;
+
+/// <summary>The <see cref="Meter"/> <c>SessionLocking</c> and its instruments (listed in docs/configuration.md).</summary>
+internal sealed class SessionLockingMetrics : IDisposable
+{
+    public const string MeterName = "SessionLocking";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _locksAcquired;
+    private readonly Histogram<double> _lockWait;
+    private readonly Counter<long> _forcedReleases;
+    private readonly Counter<long> _fencedWritesRejected;
+    private readonly Counter<long> _queueRejections;
+    private readonly Counter<long> _waitTimeouts;
+    private readonly Counter<long> _storeFailures;
+
+    public SessionLockingMetrics(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(MeterName);
+        _locksAcquired = _meter.CreateCounter<long>("sessionlocking.lock.acquired", "{lock}", "Session locks taken (Required) and read-only loads that had to check the lock.");
+        _lockWait = _meter.CreateHistogram<double>("sessionlocking.lock.wait.duration", "s", "Time requests waited for a session lock.");
+        _forcedReleases = _meter.CreateCounter<long>("sessionlocking.lock.forced_releases", "{lock}", "Locks force-released because they outlived the execution timeout.");
+        _fencedWritesRejected = _meter.CreateCounter<long>("sessionlocking.write.rejected", "{write}", "Write-backs rejected because the request's lock was no longer current.");
+        _queueRejections = _meter.CreateCounter<long>("sessionlocking.queue.rejections", "{request}", "Requests rejected because the session's request queue was full.");
+        _waitTimeouts = _meter.CreateCounter<long>("sessionlocking.lock.wait.timeouts", "{request}", "Requests that waited past the lock wait timeout.");
+        _storeFailures = _meter.CreateCounter<long>("sessionlocking.store.failures", "{call}", "Store calls that failed.");
+    }
+
+    public void LockAcquired(SessionStateBehavior behavior, TimeSpan waited)
+    {
+        var tag = new KeyValuePair<string, object?>("sessionlocking.behavior", behavior == SessionStateBehavior.ReadOnly ? "read_only" : "required");
+        _locksAcquired.Add(1, tag);
+        _lockWait.Record(waited.TotalSeconds, tag);
+    }
+
+    public void ForcedRelease() => _forcedReleases.Add(1);
+
+    public void FencedWriteRejected() => _fencedWritesRejected.Add(1);
+
+    public void QueueRejected() => _queueRejections.Add(1);
+
+    public void WaitTimedOut() => _waitTimeouts.Add(1);
+
+    public void StoreFailed(string operation) => _storeFailures.Add(1, new KeyValuePair<string, object?>("sessionlocking.operation", operation));
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,510 @@
+using System.Collections;
+using System.Collections.ObjectModel;
+using Microsoft.AspNetCore.Http;
+using SessionLocking.Serialization;
+
+namespace SessionLocking;
+
+/// <summary>
+/// One request's view of a session: the classic API and ASP.NET Core's <see cref="ISession"/> over the same
+/// items. Items keep their stored bytes; objects read through the object API are kept too, so that at the
+/// end of the request a change inside a mutable object is found by serializing it again and comparing bytes.
+/// </summary>
+internal sealed class LockedSession : IHttpSessionState, ISession
+{
+    private readonly SessionValueCodec _codec;
+    private readonly LockedSessionOptions _options;
+    private readonly Dictionary<string, byte[]> _loaded;
+    private readonly Dictionary<string, SessionItem> _items;
+    private readonly List<string> _order;
+    private readonly ReadOnlyCollection<string> _keys;
+    private readonly TimeSpan _loadedTimeout;
+    private readonly Func<bool> _responseHasStarted;
+    private TimeSpan _timeout;
+    private bool _established;
+
+    public LockedSession(
+        string sessionId,
+        SessionData? data,
+        bool isReadOnly,
+        SessionStateMode mode,
+        SessionValueCodec codec,
+        LockedSessionOptions options,
+        Func<bool> responseHasStarted)
+    {
+        OriginalId = SessionID = sessionId;
+        IsNewSession = data is null;
+        IsReadOnly = isReadOnly;
+        Mode = mode;
+        _codec = codec;
+        _options = options;
+        _responseHasStarted = responseHasStarted;
+        _loadedTimeout = _timeout = data?.Timeout ?? options.Timeout;
+        _loaded = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
+        _items = new Dictionary<string, SessionItem>(StringComparer.OrdinalIgnoreCase);
+        _order = new List<string>();
+        _keys = _order.AsReadOnly();
+        if (data is not null)
+        {
+            foreach (var (name, stored) in data.Items)
+            {
+                if (_loaded.TryAdd(name, stored))
+                {
+                    _items[name] = new SessionItem(stored);
+                    _order.Add(name);
+                }
+            }
+        }
+    }
+
+    /// <summary>The id the request started with (the lock is held on it).</summary>
+    public string OriginalId { get; }
+
+    /// <inheritdoc />
+    public string SessionID { get; private set; }
+
+    /// <inheritdoc />
+    public bool IsNewSession { get; }
+
+    /// <inheritdoc />
+    public bool IsReadOnly { get; }
+
+    /// <inheritdoc />
+    public bool IsAbandoned { get; private set; }
+
+    /// <inheritdoc />
+    public SessionStateMode Mode { get; }
+
+    /// <inheritdoc />
+    public bool IsCookieless => false;
+
+    /// <inheritdoc />
+    public HttpCookieMode CookieMode => HttpCookieMode.UseCookies;
+
+    /// <summary>True when <see cref="RegenerateId"/> was called.</summary>
+    public bool IsIdRegenerated => !string.Equals(SessionID, OriginalId, StringComparison.Ordinal);
+
+    /// <summary>True when a read-only request tried to change the session (the change is not saved).</summary>
+    public bool ReadOnlyChangeAttempted { get; private set; }
+
+    /// <summary>True once the response carries (or will carry) this session's cookie.</summary>
+    public bool CookieIssued { get; set; }
+
+    /// <summary>Whether a new session will be stored at the end of the request (classic: written, started or timeout changed).</summary>
+    public bool WillBeStored => !IsAbandoned && (!IsNewSession || _established || _timeout != _loadedTimeout);
+
+    /// <inheritdoc />
+    public int Timeout
+    {
+        get => (int)Math.Ceiling(_timeout.TotalMinutes);
+        set
+        {
+            if (value <= 0 || TimeSpan.FromMinutes(value) > LockedSessionDefaults.MaxTimeout)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The session timeout must be greater than 0 and at most 525600 minutes (one year).");
+            }
+
+            OnChanging();
+            _timeout = TimeSpan.FromMinutes(value);
+        }
+    }
+
+    /// <inheritdoc />
+    public int Count => _order.Count;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Keys => _keys;
+
+    /// <inheritdoc />
+    public object? this[string name]
+    {
+        get => GetObject(name);
+        set => SetObject(name, value);
+    }
+
+    /// <inheritdoc />
+    public object? this[int index]
+    {
+        get => GetObject(NameAt(index));
+        set => SetObject(NameAt(index), value);
+    }
+
+    /// <inheritdoc />
+    public void Add(string name, object? value) => SetObject(name, value);
+
+    /// <inheritdoc />
+    public void Remove(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        OnChanging();
+        if (_items.Remove(name))
+        {
+            _order.RemoveAt(IndexOf(name));
+        }
+    }
+
+    /// <inheritdoc />
+    public void RemoveAt(int index) => Remove(NameAt(index));
+
+    /// <inheritdoc />
+    public void Clear()
+    {
+        OnChanging();
+        _items.Clear();
+        _order.Clear();
+    }
+
+    /// <inheritdoc />
+    public void RemoveAll() => Clear();
+
+    /// <inheritdoc />
+    public void Abandon()
+    {
+        if (IsReadOnly)
+        {
+            NoteReadOnlyChange();
+        }
+
+        IsAbandoned = true;
+    }
+
+    /// <inheritdoc />
+    public T? Get<T>(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!_items.TryGetValue(name, out var item))
+        {
+            return default;
+        }
+
+        if (item.HasValue)
+        {
+            return item.Value switch
+            {
+                null => default,
+                T value => value,
+                _ => throw new SessionSerializationException(name, typeof(T).FullName ?? typeof(T).Name,
+                    $"The session item '{name}' holds a '{item.Value.GetType().FullName}', which is not a '{typeof(T).FullName}'."),
+            };
+        }
+
+        var decoded = (T?)_codec.DecodeAs(name, item.Stored, typeof(T));
+
+        // Typed items keep the instance, as classic did, so changes made inside it are found and saved.
+        // Raw bytes written through ISession stay values: each read gets its own copy.
+        if (!SessionValueCodec.IsRaw(item.Stored) && !SessionValueCodec.IsImmutable(typeof(T)))
+        {
+            item.Remember(decoded, typeof(T));
+        }
+
+        return decoded;
+    }
+
+    /// <inheritdoc />
+    public void Set<T>(string name, T value)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var type = typeof(T) == typeof(object) ? value?.GetType() ?? typeof(object) : typeof(T);
+        var stored = Encode(name, value, type);
+        OnChanging();
+        Put(name, stored, value, type);
+    }
+
+    /// <inheritdoc />
+    public void RegenerateId()
+    {
+        if (IsReadOnly)
+        {
+            throw new InvalidOperationException("RegenerateId needs a request that may write the session (SessionStateBehavior.Required); this one is read-only.");
+        }
+
+        if (IsAbandoned)
+        {
+            throw new InvalidOperationException("RegenerateId cannot be called on an abandoned session.");
+        }
+
+        if (_responseHasStarted())
+        {
+            throw new InvalidOperationException("RegenerateId must be called before the response starts, because the new id is sent in a cookie.");
+        }
+
+        SessionID = SessionIds.Create();
+        _established = true;
+    }
+
+    /// <summary>Classic <c>Session_Start</c> ran: a new session is stored even if nothing was set.</summary>
+    public void MarkStarted() => _established = true;
+
+    // ---- ISession ----
+
+    bool ISession.IsAvailable => true;
+
+    string ISession.Id => SessionID;
+
+    IEnumerable<string> ISession.Keys => _keys;
+
+    Task ISession.LoadAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Changes are written when the request releases its lock, in one fenced step. Committing early only
+    /// checks that every value can be serialized, so such errors surface where the application can handle them.
+    /// </summary>
+    Task ISession.CommitAsync(CancellationToken cancellationToken)
+    {
+        foreach (var name in _order)
+        {
+            Refresh(name, _items[name]);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    bool ISession.TryGetValue(string key, out byte[] value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (!_items.TryGetValue(key, out var item))
+        {
+            value = null!;
+            return false;
+        }
+
+        Refresh(key, item);
+        value = SessionValueCodec.PayloadOf(key, item.Stored);
+        return true;
+    }
+
+    void ISession.Set(string key, byte[] value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(value);
+        var stored = SessionValueCodec.EncodeRaw(value);
+        CheckValueSize(key, stored);
+        OnChanging();
+        Put(key, stored, null, null);
+    }
+
+    // ---- end of request ----
+
+    /// <summary>
+    /// What to write back: only changed and removed items. Null when nothing changed, or when a new session
+    /// was never written (classic: it is not stored and gets no cookie). Throws
+    /// <see cref="SessionSerializationException"/> before anything is written when a value cannot be serialized
+    /// or a limit is exceeded.
+    /// </summary>
+    public SessionChanges? GetChanges()
+    {
+        if (IsNewSession && !WillBeStored)
+        {
+            return null;
+        }
+
+        var set = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
+        var removed = new List<string>();
+        long total = 0;
+        foreach (var name in _order)
+        {
+            var item = _items[name];
+            Refresh(name, item);
+            total += name.Length + item.Stored.Length;
+            if (!_loaded.TryGetValue(name, out var before) || !before.AsSpan().SequenceEqual(item.Stored))
+            {
+                set[name] = item.Stored;
+            }
+
+            // The name's case changed (removed, then added again differently): drop the old spelling from stores
+            // that compare names exactly.
+            if (before is not null && !_loaded.Keys.Contains(name, StringComparer.Ordinal))
+            {
+                removed.Add(_loaded.Keys.First(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)));
+                set[name] = item.Stored;
+            }
+        }
+
+        if (total > _options.MaxSessionBytes)
+        {
+            throw new SessionSerializationException("*", "session",
+                $"The session is {total} bytes serialized, over the limit of {_options.MaxSessionBytes} bytes (LockedSessionOptions.MaxSessionBytes); nothing was written.");
+        }
+
+        foreach (var name in _loaded.Keys)
+        {
+            if (!_items.ContainsKey(name))
+            {
+                removed.Add(name);
+            }
+        }
+
+        var timeoutChanged = _timeout != _loadedTimeout;
+        if (!IsNewSession && set.Count == 0 && removed.Count == 0 && !timeoutChanged)
+        {
+            return null;
+        }
+
+        return new SessionChanges(set, removed, _timeout, IsNewSession);
+    }
+
+    /// <summary>Every item, for writing the session under a regenerated id.</summary>
+    public SessionChanges GetSnapshot()
+    {
+        var all = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in _order)
+        {
+            var item = _items[name];
+            Refresh(name, item);
+            all[name] = item.Stored;
+        }
+
+        return new SessionChanges(all, Array.Empty<string>(), _timeout, isNew: true);
+    }
+
+    /// <inheritdoc />
+    public IEnumerator<string> GetEnumerator() => _order.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    private object? GetObject(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!_items.TryGetValue(name, out var item))
+        {
+            return null;
+        }
+
+        if (!item.HasValue)
+        {
+            var value = _codec.DecodeObject(name, item.Stored);
+            item.Remember(value, value?.GetType());
+        }
+
+        return item.Value;
+    }
+
+    private void SetObject(string name, object? value)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var type = value?.GetType();
+        if (type is not null && !_codec.IsAllowed(type))
+        {
+            throw new SessionSerializationException(name, type.FullName ?? type.Name,
+                $"The session item '{name}' cannot be stored through the object API: the type '{type.FullName}' is not allowed. Allow it with options.AllowType<{type.Name}>() in AddLockedSession, or store it with Set<T>().");
+        }
+
+        var stored = Encode(name, value, type ?? typeof(object));
+        OnChanging();
+        Put(name, stored, value, type);
+    }
+
+    private void Put(string name, byte[] stored, object? value, Type? type)
+    {
+        if (_items.TryGetValue(name, out var item))
+        {
+            item.Stored = stored;
+        }
+        else
+        {
+            item = new SessionItem(stored);
+            _items[name] = item;
+            _order.Add(name);
+        }
+
+        if (type is null)
+        {
+            item.Forget();
+        }
+        else
+        {
+            item.Remember(value, type);
+        }
+    }
+
+    /// <summary>A mutable object may have changed since it was read or set: serialize it again.</summary>
+    private void Refresh(string name, SessionItem item)
+    {
+        if (item.HasValue && !SessionValueCodec.IsImmutable(item.ValueType))
+        {
+            item.Stored = Encode(name, item.Value, item.ValueType!);
+        }
+    }
+
+    private byte[] Encode(string name, object? value, Type type)
+    {
+        var stored = _codec.EncodeTyped(name, value, type);
+        CheckValueSize(name, stored);
+        return stored;
+    }
+
+    private void CheckValueSize(string name, byte[] stored)
+    {
+        if (stored.Length > _options.MaxValueBytes)
+        {
+            throw new SessionSerializationException(name, "value",
+                $"The session item '{name}' is {stored.Length} bytes serialized, over the limit of {_options.MaxValueBytes} bytes (LockedSessionOptions.MaxValueBytes); nothing was written.");
+        }
+    }
+
+    private void OnChanging()
+    {
+        if (IsReadOnly)
+        {
+            NoteReadOnlyChange();
+            return;
+        }
+
+        if (IsNewSession && !_established && !CookieIssued && _responseHasStarted())
+        {
+            throw new InvalidOperationException("The session cannot be established after the response has started.");
+        }
+
+        _established = true;
+    }
+
+    private void NoteReadOnlyChange()
+    {
+        if (_options.ThrowOnReadOnlyWrite)
+        {
+            throw new InvalidOperationException(
+                "The session is read-only in this request ([SessionState(SessionStateBehavior.ReadOnly)]); changes are not saved. Use SessionStateBehavior.Required to change it.");
+        }
+
+        ReadOnlyChangeAttempted = true;
+    }
+
+    private string NameAt(int index)
+    {
+        if ((uint)index >= (uint)_order.Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), index, "No session item at this position.");
+        }
+
+        return _order[index];
+    }
+
+    private int IndexOf(string name) => _order.FindIndex(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase));
+
+    private sealed class SessionItem
+    {
+        public SessionItem(byte[] stored) => Stored = stored;
+
+        public byte[] Stored { get; set; }
+
+        public bool HasValue { get; private set; }
+
+        public object? Value { get; private set; }
+
+        public Type? ValueType { get; private set; }
+
+        public void Remember(object? value, Type? type)
+        {
+            Value = value;
+            ValueType = type;
+            HasValue = true;
+        }
+
+        public void Forget()
+        {
+            Value = null;
+            ValueType = null;
+            HasValue = false;
+        }
+    }
+}

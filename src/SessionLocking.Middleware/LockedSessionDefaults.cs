@@ -1,0 +1,35 @@
+namespace SessionLocking;
+
+/// <summary>The classic defaults, in one place.</summary>
+public static class LockedSessionDefaults
+{
+    /// <summary>The configuration section options bind from: <c>SessionState</c>.</summary>
+    public const string ConfigurationSection = "SessionState";
+
+    /// <summary>The classic cookie name, <c>ASP.NET_SessionId</c>.</summary>
+    public const string CookieName = "ASP.NET_SessionId";
+
+    /// <summary>The cookie path, <c>/</c>.</summary>
+    public const string CookiePath = "/";
+
+    /// <summary>Classic <c>sessionState timeout</c>: 20 minutes.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(20);
+
+    /// <summary>Classic lock polling interval: 500 ms.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Classic <c>httpRuntime executionTimeout</c>: 110 seconds.</summary>
+    public static readonly TimeSpan ExecutionTimeout = TimeSpan.FromSeconds(110);
+
+    /// <summary>Classic <c>aspnet:RequestQueueLimitPerSession</c>: 50.</summary>
+    public const int RequestQueueLimitPerSession = 50;
+
+    /// <summary>The longest session timeout classic allowed: one year.</summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(525_600);
+
+    /// <summary>Default limit of one serialized value: 1 MiB.</summary>
+    public const int MaxValueBytes = 1024 * 1024;
+
+    /// <summary>Default limit of a whole serialized session: 4 MiB.</summary>
+    public const int MaxSessionBytes = 4 * 1024 * 1024;
+}

@@ -1,0 +1,351 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SessionLocking.Diagnostics;
+using SessionLocking.Locking;
+using SessionLocking.Serialization;
+
+namespace SessionLocking;
+
+/// <summary>
+/// Gives each request the session state its endpoint asks for, with classic ASP.NET locking: acquire before
+/// the endpoint, release (writing back what changed, fenced by the lock id) after it.
+/// </summary>
+internal sealed class LockedSessionMiddleware
+{
+    private const string QueueFullMessage = "The request queue limit of the session is exceeded.";
+    private const string WaitTimedOutMessage = "Timed out waiting for the session lock: another request of this session holds it.";
+    private const string StoreUnavailableMessage = "The session store is unavailable.";
+
+    private readonly RequestDelegate _next;
+    private readonly LockedSessionOptions _options;
+    private readonly SessionLockCoordinator _coordinator;
+    private readonly ISessionStateStore _store;
+    private readonly SessionValueCodec _codec;
+    private readonly ILogger _logger;
+    private readonly SessionLockingMetrics _metrics;
+
+    public LockedSessionMiddleware(
+        RequestDelegate next,
+        IOptions<LockedSessionOptions> options,
+        SessionLockCoordinator coordinator,
+        ISessionStateStore store,
+        SessionValueCodec codec,
+        ILogger<LockedSessionMiddleware> logger,
+        SessionLockingMetrics metrics)
+    {
+        _next = next;
+        _options = options.Value;
+        _coordinator = coordinator;
+        _store = store;
+        _codec = codec;
+        _logger = logger;
+        _metrics = metrics;
+    }
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var endpoint = context.GetEndpoint();
+        var behavior = endpoint is null
+            ? SessionStateBehavior.Disabled
+            : SessionStateBehaviorResolver.Resolve(context, endpoint, _options.DefaultBehavior);
+        var cookieId = ReadSessionId(context);
+
+        if (behavior == SessionStateBehavior.Disabled)
+        {
+            // Requests without an endpoint (404s) get no session at all; Disabled endpoints get one that refuses use.
+            if (endpoint is not null)
+            {
+                SetFeature(context, new LockedSessionFeature(behavior, null));
+            }
+
+            await KeepAliveAsync(cookieId, context.RequestAborted);
+            await _next(context);
+            return;
+        }
+
+        LockAcquisition acquisition;
+        try
+        {
+            acquisition = await AcquireAsync(behavior, cookieId, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return; // The client left while waiting: it has left the queue, and there is no one to answer.
+        }
+        catch (Exception ex)
+        {
+            _metrics.StoreFailed("acquire");
+            Log.StoreFailed(_logger, ex, "acquire");
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, StoreUnavailableMessage);
+            return;
+        }
+
+        switch (acquisition.Status)
+        {
+            case AcquireStatus.QueueFull:
+                await FailAsync(context, StatusCodes.Status429TooManyRequests, QueueFullMessage);
+                return;
+            case AcquireStatus.TimedOut:
+                await FailAsync(context, StatusCodes.Status503ServiceUnavailable, WaitTimedOutMessage);
+                return;
+        }
+
+        var session = new LockedSession(
+            acquisition.SessionId,
+            acquisition.Result.Data,
+            behavior == SessionStateBehavior.ReadOnly,
+            _store.Mode,
+            _codec,
+            _options,
+            () => context.Response.HasStarted);
+        SetFeature(context, new LockedSessionFeature(behavior, session));
+
+        if (behavior == SessionStateBehavior.ReadOnly)
+        {
+            await _next(context);
+            if (session.ReadOnlyChangeAttempted)
+            {
+                Log.ReadOnlyChangesDiscarded(_logger, SessionKeys.ForLog(session.OriginalId));
+            }
+
+            return;
+        }
+
+        context.Response.OnStarting(IssueCookieIfNeeded, (this, context, session));
+        try
+        {
+            if (session.IsNewSession)
+            {
+                Log.SessionCreated(_logger, SessionKeys.ForLog(session.OriginalId));
+                if (_options.Events.OnSessionStart is { } onSessionStart)
+                {
+                    session.MarkStarted();
+                    await onSessionStart(new SessionStartContext(context, session));
+                }
+            }
+
+            await _next(context);
+        }
+        catch
+        {
+            // Classic: an endpoint that failed releases the lock without writing.
+            Log.EndpointFailedNotSaved(_logger, SessionKeys.ForLog(session.OriginalId));
+            await ReleaseWithoutSavingAsync(acquisition);
+            throw;
+        }
+
+        await CompleteAsync(session, acquisition);
+    }
+
+    /// <summary>Picks the session id and takes the lock (Required) or waits for writers and loads (ReadOnly).</summary>
+    private async ValueTask<LockAcquisition> AcquireAsync(SessionStateBehavior behavior, string? cookieId, CancellationToken cancellationToken)
+    {
+        if (cookieId is null)
+        {
+            return behavior == SessionStateBehavior.Required
+                ? await _coordinator.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, cancellationToken)
+                : NewReadOnlySession(SessionIds.Create());
+        }
+
+        var regenerate = _options.RegenerateUnknownSessionIds;
+        var acquisition = await _coordinator.AcquireAsync(
+            cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, cancellationToken);
+        if (acquisition.Status != AcquireStatus.Acquired || acquisition.Result.Status != SessionStoreStatus.NotFound || !regenerate)
+        {
+            return acquisition;
+        }
+
+        // A well-formed id the store does not know: never adopt it (session fixation); start a fresh session.
+        Log.UnknownSessionIdRegenerated(_logger);
+        _coordinator.Release(acquisition);
+        return behavior == SessionStateBehavior.Required
+            ? await _coordinator.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, cancellationToken)
+            : NewReadOnlySession(SessionIds.Create());
+    }
+
+    private static LockAcquisition NewReadOnlySession(string sessionId) =>
+        new(AcquireStatus.Acquired, SessionStoreResult.NotFound(), TimeSpan.Zero, null, sessionId);
+
+    /// <summary>The classic release, in order: abandoned → remove; new id → move; changed → write back; else release. All fenced.</summary>
+    private async Task CompleteAsync(LockedSession session, LockAcquisition acquisition)
+    {
+        // The request's own token is not used: once the endpoint has run, its changes must be saved and the
+        // lock released even if the client has gone. The store bounds each call with its own timeout.
+        var cancellationToken = CancellationToken.None;
+        var sessionId = session.OriginalId;
+        var lockId = acquisition.Result.LockId;
+        var sessionKey = SessionKeys.ForLog(sessionId);
+        bool accepted;
+        var changesLost = true;
+        try
+        {
+            if (session.IsAbandoned)
+            {
+                accepted = session.IsNewSession
+                    ? await _store.ReleaseAsync(sessionId, lockId, cancellationToken)
+                    : await _store.RemoveAsync(sessionId, lockId, cancellationToken);
+                Log.SessionAbandoned(_logger, sessionKey);
+            }
+            else if (session.IsIdRegenerated && session.WillBeStored)
+            {
+                accepted = await MoveToNewIdAsync(session, acquisition, cancellationToken);
+            }
+            else
+            {
+                SessionChanges? changes;
+                try
+                {
+                    changes = session.GetChanges();
+                }
+                catch (SessionSerializationException ex)
+                {
+                    Log.WriteBackFailed(_logger, ex, sessionKey, ex.Message);
+                    await _store.ReleaseAsync(sessionId, lockId, cancellationToken);
+                    throw;
+                }
+
+                changesLost = changes is not null;
+                accepted = changes is null
+                    ? await _store.ReleaseAsync(sessionId, lockId, cancellationToken)
+                    : await _store.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is not SessionSerializationException)
+        {
+            _metrics.StoreFailed("release");
+            Log.WriteBackFailed(_logger, ex, sessionKey, "the session store failed");
+            throw;
+        }
+        finally
+        {
+            _coordinator.Release(acquisition);
+        }
+
+        if (!accepted)
+        {
+            _metrics.FencedWriteRejected();
+            Log.WriteBackRejected(_logger, sessionKey, lockId);
+            if (changesLost)
+            {
+                throw new SessionLockLostException(
+                    "The session lock of this request was force-released after the execution timeout (LockedSessionOptions.ExecutionTimeout), so its session changes were rejected and not saved. Another request may hold the session now; its data is untouched.");
+            }
+        }
+    }
+
+    /// <summary>Writes the whole session under its new id, then removes the old one (fenced by the old lock).</summary>
+    private async Task<bool> MoveToNewIdAsync(LockedSession session, LockAcquisition acquisition, CancellationToken cancellationToken)
+    {
+        var snapshot = session.GetSnapshot();
+        var target = await _coordinator.AcquireAsync(session.SessionID, SessionStateBehavior.Required, createIfMissing: true, cancellationToken);
+        try
+        {
+            if (target.Status != AcquireStatus.Acquired || target.Result.Status != SessionStoreStatus.NotFound
+                || !await _store.WriteAndReleaseAsync(session.SessionID, target.Result.LockId, snapshot, cancellationToken))
+            {
+                throw new InvalidOperationException("The session could not be stored under its new id.");
+            }
+        }
+        finally
+        {
+            _coordinator.Release(target);
+        }
+
+        Log.SessionIdRegenerated(_logger, SessionKeys.ForLog(session.OriginalId), SessionKeys.ForLog(session.SessionID));
+        return session.IsNewSession
+            ? await _store.ReleaseAsync(session.OriginalId, acquisition.Result.LockId, cancellationToken)
+            : await _store.RemoveAsync(session.OriginalId, acquisition.Result.LockId, cancellationToken);
+    }
+
+    private async Task ReleaseWithoutSavingAsync(LockAcquisition acquisition)
+    {
+        try
+        {
+            await _store.ReleaseAsync(acquisition.SessionId, acquisition.Result.LockId, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // The endpoint's own exception is the one to report; the lock expires by its TTL.
+            _metrics.StoreFailed("release");
+            Log.StoreFailed(_logger, ex, "release");
+        }
+        finally
+        {
+            _coordinator.Release(acquisition);
+        }
+    }
+
+    private static void SetFeature(HttpContext context, LockedSessionFeature feature)
+    {
+        context.Features.Set<ISessionFeature>(feature);
+        context.Features.Set<ILockedSessionFeature>(feature);
+    }
+
+    /// <summary>
+    /// Sends the cookie of a session that is new (or got a new id) and will be stored. A new session nobody
+    /// wrote gets no cookie, as classic removed the cookie it had planned.
+    /// </summary>
+    private static Task IssueCookieIfNeeded(object state)
+    {
+        var (middleware, context, session) = ((LockedSessionMiddleware, HttpContext, LockedSession))state;
+        if ((session.IsNewSession || session.IsIdRegenerated) && session.WillBeStored)
+        {
+            var cookie = middleware._options.Cookie;
+            context.Response.Cookies.Append(cookie.Name!, session.SessionID, cookie.Build(context));
+            session.CookieIssued = true;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private string? ReadSessionId(HttpContext context)
+    {
+        var value = context.Request.Cookies[_options.Cookie.Name!];
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        if (SessionIds.IsValid(value))
+        {
+            return value;
+        }
+
+        Log.InvalidSessionIdIgnored(_logger);
+        return null;
+    }
+
+    private async Task KeepAliveAsync(string? sessionId, CancellationToken cancellationToken)
+    {
+        if (sessionId is null || !_options.KeepAliveWithoutSession)
+        {
+            return;
+        }
+
+        try
+        {
+            await _store.KeepAliveAsync(sessionId, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Best effort, as classic: a request that uses no session does not fail because sliding failed.
+            _metrics.StoreFailed("keep_alive");
+            Log.KeepAliveFailed(_logger, ex);
+        }
+    }
+
+    private static async Task FailAsync(HttpContext context, int statusCode, string message)
+    {
+        if (context.Response.HasStarted)
+        {
+            context.Abort();
+            return;
+        }
+
+        context.Response.StatusCode = statusCode;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(message, context.RequestAborted);
+    }
+}

@@ -1,0 +1,121 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace SessionLocking;
+
+/// <summary>
+/// Options of the locked session. Bound from the <c>SessionState</c> configuration section, then from the
+/// delegate given to <c>AddLockedSession</c>. Defaults are the classic ones (<see cref="LockedSessionDefaults"/>).
+/// </summary>
+public sealed class LockedSessionOptions
+{
+    private readonly Dictionary<Type, string> _allowedTypes = new();
+
+    /// <summary>Idle time after which a session expires, sliding on every access (classic <c>timeout</c>, 20 minutes).</summary>
+    public TimeSpan Timeout { get; set; } = LockedSessionDefaults.Timeout;
+
+    /// <summary>
+    /// The session cookie: name <c>ASP.NET_SessionId</c>, path <c>/</c>, HttpOnly, SameSite Lax, no expiry,
+    /// Secure when the request is HTTPS, essential (sent without consent, as classic did).
+    /// </summary>
+    public CookieBuilder Cookie { get; set; } = new()
+    {
+        Name = LockedSessionDefaults.CookieName,
+        Path = LockedSessionDefaults.CookiePath,
+        HttpOnly = true,
+        SameSite = SameSiteMode.Lax,
+        SecurePolicy = CookieSecurePolicy.SameAsRequest,
+        IsEssential = true,
+    };
+
+    /// <summary>
+    /// How often a waiting request asks the store again (classic 500 ms). With release notifications on,
+    /// waiters wake at once and this is only the safety net.
+    /// </summary>
+    public TimeSpan PollInterval { get; set; } = LockedSessionDefaults.PollInterval;
+
+    /// <summary>
+    /// Classic <c>httpRuntime executionTimeout</c> (110 s): when a holder's lock is this old, a waiter
+    /// force-releases it; it is also the lock's time to live in the store.
+    /// </summary>
+    public TimeSpan ExecutionTimeout { get; set; } = LockedSessionDefaults.ExecutionTimeout;
+
+    /// <summary>
+    /// How long one request may wait for a session lock before it fails with 503. Null (the default) means
+    /// <see cref="ExecutionTimeout"/>, as in classic, where the waiting request's own execution timeout applied.
+    /// </summary>
+    public TimeSpan? LockWaitTimeout { get; set; }
+
+    /// <summary>
+    /// Classic <c>aspnet:RequestQueueLimitPerSession</c> (50): how many requests of one session may wait on
+    /// this server; the next one fails at once with 429.
+    /// </summary>
+    public int RequestQueueLimitPerSession { get; set; } = LockedSessionDefaults.RequestQueueLimitPerSession;
+
+    /// <summary>The behaviour of endpoints that say nothing (classic MVC controllers: <see cref="SessionStateBehavior.Required"/>).</summary>
+    public SessionStateBehavior DefaultBehavior { get; set; } = SessionStateBehavior.Required;
+
+    /// <summary>
+    /// When true (the default), a well-formed session id the store does not know is replaced by a fresh
+    /// one (against session fixation). False restores classic reuse of the client's id, for side-by-side migrations.
+    /// </summary>
+    public bool RegenerateUnknownSessionIds { get; set; } = true;
+
+    /// <summary>
+    /// Classic keep-alive: a request that uses no session (a <see cref="SessionStateBehavior.Disabled"/>
+    /// endpoint, or no endpoint) but carries a session id slides that session's expiry with one cheap store call.
+    /// </summary>
+    public bool KeepAliveWithoutSession { get; set; } = true;
+
+    /// <summary>
+    /// Whether waiters wake as soon as a lock is released (true, the default) or only poll every
+    /// <see cref="PollInterval"/> (false: pure classic behaviour, for comparison).
+    /// </summary>
+    public bool UseReleaseNotifications { get; set; } = true;
+
+    /// <summary>
+    /// What happens when a <see cref="SessionStateBehavior.ReadOnly"/> request changes the session: false
+    /// (the default, as classic) keeps the change for the rest of the request, does not save it and logs a
+    /// warning; true throws <see cref="InvalidOperationException"/> at the change.
+    /// </summary>
+    public bool ThrowOnReadOnlyWrite { get; set; }
+
+    /// <summary>Largest serialized value allowed for one item (1 MiB); larger values fail with an error naming the key.</summary>
+    public int MaxValueBytes { get; set; } = LockedSessionDefaults.MaxValueBytes;
+
+    /// <summary>Largest serialized session allowed (4 MiB); over it the request fails and nothing is written.</summary>
+    public int MaxSessionBytes { get; set; } = LockedSessionDefaults.MaxSessionBytes;
+
+    /// <summary>The System.Text.Json options used for session values.</summary>
+    public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.General);
+
+    /// <summary>Callbacks, such as the classic <c>Session_Start</c>.</summary>
+    public LockedSessionEvents Events { get; set; } = new();
+
+    /// <summary>The types, besides the built-in primitives, that the object API may read back, with their stored alias.</summary>
+    public IReadOnlyDictionary<Type, string> AllowedTypes => _allowedTypes;
+
+    /// <summary>
+    /// Allows <typeparamref name="T"/> to be stored and read through the object API
+    /// (<c>Session["cart"] = cart; var c = (Cart)Session["cart"];</c>). Stored data names the alias, never a type to load.
+    /// </summary>
+    /// <typeparam name="T">The type to allow.</typeparam>
+    /// <param name="alias">The name stored with values of the type; by default its full name.</param>
+    public LockedSessionOptions AllowType<T>(string? alias = null) => AllowType(typeof(T), alias);
+
+    /// <summary>Allows <paramref name="type"/> to be stored and read through the object API.</summary>
+    /// <param name="type">The type to allow.</param>
+    /// <param name="alias">The name stored with values of the type; by default its full name.</param>
+    public LockedSessionOptions AllowType(Type type, string? alias = null)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        alias ??= type.FullName ?? type.Name;
+        if (alias.Length == 0 || alias.Length > 1024)
+        {
+            throw new ArgumentException("A type alias must have 1 to 1024 characters.", nameof(alias));
+        }
+
+        _allowedTypes[type] = alias;
+        return this;
+    }
+}

@@ -1,0 +1,42 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using SessionLocking;
+using SessionLocking.Diagnostics;
+using SessionLocking.Locking;
+using SessionLocking.Serialization;
+using SessionLocking.Stores;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the locked session.</summary>
+public static class LockedSessionServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds session state with classic ASP.NET locking. Options bind from the <c>SessionState</c>
+    /// configuration section, then <paramref name="configure"/> runs. With no store registered, sessions are
+    /// kept in memory (classic InProc).
+    /// </summary>
+    /// <param name="services">The application's services.</param>
+    /// <param name="configure">Changes to the options.</param>
+    /// <returns>A builder to register a store on, such as <c>AddRedisStore</c>.</returns>
+    public static ILockedSessionBuilder AddLockedSession(this IServiceCollection services, Action<LockedSessionOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<LockedSessionOptions>().BindConfiguration(LockedSessionDefaults.ConfigurationSection);
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LockedSessionOptions>, LockedSessionOptionsValidator>());
+        services.AddOptions<LockedSessionOptions>().ValidateOnStart();
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ISessionStateStore>(sp => new InMemorySessionStateStore(sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();
+        services.TryAddSingleton<SessionValueCodec>();
+        services.TryAddSingleton<SessionLockingMetrics>();
+        services.TryAddSingleton<SessionLockCoordinator>();
+        return new LockedSessionBuilder(services);
+    }
+}

@@ -1,0 +1,400 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SessionLocking.Diagnostics;
+
+namespace SessionLocking.Locking;
+
+/// <summary>
+/// Takes session locks for requests on this server. A request that finds the lock free takes it in one store
+/// call. Otherwise it joins the session's queue: only the head of the queue asks the store, and it asks again
+/// when the lock is released here (in-process signal), when the store reports a release elsewhere
+/// (<see cref="ISessionReleaseNotifications"/>), when the holder's lock reaches the execution timeout (then it
+/// force-releases exactly that holder), and every <see cref="LockedSessionOptions.PollInterval"/> as the safety net.
+/// Waiting never blocks a thread.
+/// </summary>
+internal sealed class SessionLockCoordinator
+{
+    private readonly ConcurrentDictionary<string, SessionWaitQueue> _queues = new(StringComparer.Ordinal);
+    private readonly ISessionStateStore _store;
+    private readonly ISessionReleaseNotifications? _notifications;
+    private readonly LockedSessionOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SessionLockingMetrics _metrics;
+    private readonly bool _wakeOnRelease;
+
+    public SessionLockCoordinator(
+        ISessionStateStore store,
+        IOptions<LockedSessionOptions> options,
+        TimeProvider time,
+        ILogger<SessionLockCoordinator> logger,
+        SessionLockingMetrics metrics)
+    {
+        _store = store;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _metrics = metrics;
+        _wakeOnRelease = _options.UseReleaseNotifications;
+        _notifications = _wakeOnRelease ? store as ISessionReleaseNotifications : null;
+    }
+
+    /// <summary>Sessions with waiters or local holders right now (for tests and diagnostics).</summary>
+    internal int ActiveSessions => _queues.Count;
+
+    /// <summary>Requests waiting for one session's lock on this server.</summary>
+    internal int WaitingCount(string sessionId)
+    {
+        if (!_queues.TryGetValue(sessionId, out var queue))
+        {
+            return 0;
+        }
+
+        lock (queue.Sync)
+        {
+            return queue.Waiters.Count;
+        }
+    }
+
+    /// <summary>
+    /// Takes the exclusive lock (<see cref="SessionStateBehavior.Required"/>) or waits until no writer holds it
+    /// and loads (<see cref="SessionStateBehavior.ReadOnly"/>). Store failures and cancellation are thrown.
+    /// </summary>
+    public async ValueTask<LockAcquisition> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, CancellationToken cancellationToken)
+    {
+        var exclusive = behavior == SessionStateBehavior.Required;
+        var queue = Rent(sessionId);
+        var holding = false;
+        try
+        {
+            Waiter? waiter = null;
+            lock (queue.Sync)
+            {
+                // Fair: behind anyone already waiting here, and behind a local writer without asking the store.
+                if (queue.Waiters.Count > 0 || queue.LocalHolders > 0)
+                {
+                    if (!TryEnqueue(queue, sessionId, exclusive, out waiter))
+                    {
+                        return new LockAcquisition(AcquireStatus.QueueFull, default, TimeSpan.Zero, null, sessionId);
+                    }
+                }
+            }
+
+            SessionStoreResult? firstAnswer = null;
+            if (waiter is null)
+            {
+                var result = await AskStoreAsync(sessionId, exclusive, createIfMissing, cancellationToken).ConfigureAwait(false);
+                if (result.Status != SessionStoreStatus.Locked)
+                {
+                    holding = Granted(queue, exclusive, waiter: null);
+                    _metrics.LockAcquired(behavior, TimeSpan.Zero);
+                    return new LockAcquisition(AcquireStatus.Acquired, result, TimeSpan.Zero, holding ? queue : null, sessionId);
+                }
+
+                lock (queue.Sync)
+                {
+                    if (!TryEnqueue(queue, sessionId, exclusive, out waiter))
+                    {
+                        return new LockAcquisition(AcquireStatus.QueueFull, default, TimeSpan.Zero, null, sessionId);
+                    }
+                }
+
+                firstAnswer = result;
+            }
+
+            var outcome = await WaitAsync(queue, waiter!, sessionId, behavior, createIfMissing, firstAnswer, cancellationToken).ConfigureAwait(false);
+            holding = outcome.HeldQueue is not null;
+            return outcome;
+        }
+        finally
+        {
+            if (!holding)
+            {
+                Return(sessionId, queue);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Called once the store lock of an exclusive acquisition was released (written back, released, removed,
+    /// or found lost): wakes this server's next waiter at once.
+    /// </summary>
+    public void Release(LockAcquisition acquisition)
+    {
+        var queue = acquisition.HeldQueue;
+        if (queue is null)
+        {
+            return;
+        }
+
+        lock (queue.Sync)
+        {
+            queue.LocalHolders--;
+            if (_wakeOnRelease)
+            {
+                queue.WakeHead();
+            }
+        }
+
+        Return(acquisition.SessionId, queue);
+    }
+
+    private async ValueTask<LockAcquisition> WaitAsync(
+        SessionWaitQueue queue,
+        Waiter waiter,
+        string sessionId,
+        SessionStateBehavior behavior,
+        bool createIfMissing,
+        SessionStoreResult? firstAnswer,
+        CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var waitLimit = _options.LockWaitTimeout ?? _options.ExecutionTimeout;
+        var sessionKey = SessionKeys.ForLog(sessionId);
+        Log.LockWaitStarted(_logger, sessionKey, behavior);
+
+        var nextAskAt = firstAnswer is { } answer ? started + Ticks(NextPollAfter(answer)) : long.MaxValue;
+        var wasHead = false;
+        var woken = false;
+        try
+        {
+            while (true)
+            {
+                Task signal;
+                bool isHead;
+                bool heldHere;
+                lock (queue.Sync)
+                {
+                    isHead = queue.IsHead(waiter);
+                    heldHere = queue.LocalHolders > 0;
+                    signal = waiter.Arm();
+                }
+
+                var now = _time.GetTimestamp();
+                if (isHead && !wasHead)
+                {
+                    wasHead = true;
+                    if (nextAskAt == long.MaxValue)
+                    {
+                        // A writer on this server holds the lock: its release wakes us, no need to ask before the poll.
+                        nextAskAt = heldHere ? now + Ticks(_options.PollInterval) : now;
+                    }
+                }
+
+                if (isHead && ((woken && !heldHere) || now >= nextAskAt))
+                {
+                    if (queue.Subscription is { } subscription)
+                    {
+                        // Listen before asking, so a release between the answer and the wait is not missed.
+                        await subscription.ConfigureAwait(false);
+                    }
+
+                    var result = await AskStoreAsync(sessionId, behavior == SessionStateBehavior.Required, createIfMissing, cancellationToken).ConfigureAwait(false);
+                    if (result.Status != SessionStoreStatus.Locked)
+                    {
+                        var holding = Granted(queue, behavior == SessionStateBehavior.Required, waiter);
+                        var waited = _time.GetElapsedTime(started);
+                        _metrics.LockAcquired(behavior, waited);
+                        Log.LockAcquiredAfterWait(_logger, sessionKey, behavior, waited.TotalMilliseconds);
+                        return new LockAcquisition(AcquireStatus.Acquired, result, waited, holding ? queue : null, sessionId);
+                    }
+
+                    now = _time.GetTimestamp();
+                    nextAskAt = now + Ticks(NextPollAfter(result));
+                }
+
+                var elapsed = _time.GetElapsedTime(started);
+                if (elapsed >= waitLimit)
+                {
+                    _metrics.WaitTimedOut();
+                    Log.LockWaitTimedOut(_logger, sessionKey, elapsed.TotalSeconds);
+                    return new LockAcquisition(AcquireStatus.TimedOut, default, elapsed, null, sessionId);
+                }
+
+                var delay = waitLimit - elapsed;
+                if (isHead)
+                {
+                    var untilAsk = TimeSpan.FromSeconds(Math.Max(0, nextAskAt - now) / (double)_time.TimestampFrequency);
+                    delay = delay < untilAsk ? delay : untilAsk;
+                }
+
+                woken = await WaitForSignalAsync(signal, delay, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.WaitAbandonedByClient(_logger, sessionKey);
+            throw;
+        }
+        finally
+        {
+            lock (queue.Sync)
+            {
+                queue.Leave(waiter);
+            }
+        }
+    }
+
+    /// <summary>One try: read or lock; if the holder's lock outlived the execution timeout, force-release that holder and try once more.</summary>
+    private async ValueTask<SessionStoreResult> AskStoreAsync(string sessionId, bool exclusive, bool createIfMissing, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var result = exclusive
+                ? await _store.GetExclusiveAsync(sessionId, _options.ExecutionTimeout, createIfMissing, cancellationToken).ConfigureAwait(false)
+                : await _store.GetSharedAsync(sessionId, cancellationToken).ConfigureAwait(false);
+            if (result.Status != SessionStoreStatus.Locked || result.LockAge < _options.ExecutionTimeout || attempt > 0)
+            {
+                return result;
+            }
+
+            if (await _store.ForceReleaseAsync(sessionId, result.LockId, cancellationToken).ConfigureAwait(false))
+            {
+                _metrics.ForcedRelease();
+                Log.LockForceReleased(_logger, SessionKeys.ForLog(sessionId), result.LockId, result.LockAge.TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>The next store ask: at the poll interval, or sooner when the holder's lock reaches the execution timeout first.</summary>
+    private TimeSpan NextPollAfter(SessionStoreResult locked)
+    {
+        var untilExpiry = _options.ExecutionTimeout - locked.LockAge;
+        if (untilExpiry < TimeSpan.Zero)
+        {
+            untilExpiry = TimeSpan.Zero;
+        }
+
+        return untilExpiry < _options.PollInterval ? untilExpiry : _options.PollInterval;
+    }
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
+    private async Task<bool> WaitForSignalAsync(Task signal, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (signal.IsCompleted)
+        {
+            return true;
+        }
+
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delayTask = Task.Delay(delay, _time, timer.Token);
+        var first = await Task.WhenAny(signal, delayTask).ConfigureAwait(false);
+        await timer.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return first == signal;
+    }
+
+    /// <summary>Records the grant; returns true when the caller now holds the exclusive lock on this server.</summary>
+    private static bool Granted(SessionWaitQueue queue, bool exclusive, Waiter? waiter)
+    {
+        lock (queue.Sync)
+        {
+            if (waiter is not null)
+            {
+                // Leaving wakes the next waiter: a reader behind a reader goes at once; anyone behind a writer
+                // sees the local holder and waits for its release.
+                queue.Leave(waiter);
+            }
+
+            if (exclusive)
+            {
+                queue.LocalHolders++;
+            }
+
+            return exclusive;
+        }
+    }
+
+    private bool TryEnqueue(SessionWaitQueue queue, string sessionId, bool exclusive, out Waiter? waiter)
+    {
+        if (queue.Waiters.Count >= _options.RequestQueueLimitPerSession)
+        {
+            waiter = null;
+            _metrics.QueueRejected();
+            Log.QueueLimitExceeded(_logger, SessionKeys.ForLog(sessionId), _options.RequestQueueLimitPerSession);
+            return false;
+        }
+
+        waiter = queue.Enqueue(exclusive);
+        if (_notifications is not null && queue.Subscription is null)
+        {
+            // Off this lock: a store may call back synchronously while subscribing.
+            queue.Subscription = Task.Run(() => SubscribeAsync(queue, sessionId));
+        }
+
+        return true;
+    }
+
+    private async Task<IAsyncDisposable?> SubscribeAsync(SessionWaitQueue queue, string sessionId)
+    {
+        try
+        {
+            return await _notifications!.SubscribeAsync(sessionId, () =>
+            {
+                lock (queue.Sync)
+                {
+                    queue.WakeHead();
+                }
+            }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ReleaseSubscriptionFailed(_logger, ex, SessionKeys.ForLog(sessionId));
+            return null;
+        }
+    }
+
+    private SessionWaitQueue Rent(string sessionId)
+    {
+        while (true)
+        {
+            var queue = _queues.GetOrAdd(sessionId, static _ => new SessionWaitQueue());
+            lock (queue.Sync)
+            {
+                if (!queue.Retired)
+                {
+                    queue.Users++;
+                    return queue;
+                }
+            }
+        }
+    }
+
+    private void Return(string sessionId, SessionWaitQueue queue)
+    {
+        Task<IAsyncDisposable?>? subscription = null;
+        lock (queue.Sync)
+        {
+            if (--queue.Users > 0)
+            {
+                return;
+            }
+
+            queue.Retired = true;
+            _queues.TryRemove(new KeyValuePair<string, SessionWaitQueue>(sessionId, queue));
+            subscription = queue.Subscription;
+        }
+
+        if (subscription is not null)
+        {
+            _ = UnsubscribeAsync(subscription, sessionId);
+        }
+    }
+
+    private async Task UnsubscribeAsync(Task<IAsyncDisposable?> subscription, string sessionId)
+    {
+        try
+        {
+            if (await subscription.ConfigureAwait(false) is { } active)
+            {
+                await active.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.ReleaseSubscriptionFailed(_logger, ex, SessionKeys.ForLog(sessionId));
+        }
+    }
+}
