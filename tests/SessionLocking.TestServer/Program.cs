@@ -1,0 +1,18 @@
+using SessionLocking.TestServer;
+
+// A small server for multi-process tests and load benchmarks: the test endpoints on the locked session,
+// configured (store, options) through the SessionState configuration section and environment variables.
+var builder = WebApplication.CreateBuilder(args);
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.Services.AddLockedSession();
+builder.Services.AddSingleton<WriterTracker>();
+var app = builder.Build();
+app.UseRouting();
+app.UseLockedSession();
+app.MapTestEndpoints();
+app.MapGet("/tracker", (WriterTracker tracker) => Results.Ok(new { tracker.Violations, tracker.MaxReadersTogether }))
+    .WithSessionState(SessionLocking.SessionStateBehavior.Disabled);
+app.Run();
+
+/// <summary>Entry point.</summary>
+public partial class Program;

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace SessionLocking.TestServer;
+
+/// <summary>Small endpoints, one per rule, used by the behaviour suite in-process and by multi-process tests.</summary>
+public static class TestEndpoints
+{
+    private static readonly long Origin = Stopwatch.GetTimestamp();
+
+    public static IEndpointRouteBuilder MapTestEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Read-modify-write with a yield in between: without the lock, concurrent increments would be lost.
+        app.MapPost("/increment", [SessionState(SessionStateBehavior.Required)] async (HttpContext context, WriterTracker tracker) =>
+        {
+            var session = context.GetSessionState();
+            using (tracker.Enter(session.SessionID, writer: true))
+            {
+                var value = session.Get<int>("counter");
+                await Task.Yield();
+                await Task.Delay(Random.Shared.Next(0, 2));
+                session.Set("counter", value + 1);
+                return Results.Ok(value + 1);
+            }
+        });
+
+        app.MapGet("/counter", [SessionState(SessionStateBehavior.ReadOnly)] (HttpContext context) =>
+            Results.Ok(context.GetSessionState().Get<int>("counter")));
+
+        app.MapGet("/slow-readonly", SlowAsync).WithSessionState(SessionStateBehavior.ReadOnly);
+        app.MapGet("/slow-required", SlowAsync).WithSessionState(SessionStateBehavior.Required);
+
+        app.MapPost("/set", (HttpContext context, string key, string value) =>
+        {
+            context.GetSessionState()[key] = value;
+            return Results.Ok();
+        });
+
+        app.MapGet("/get", (HttpContext context, string key) => Results.Ok(context.GetSessionState()[key] as string))
+            .WithSessionState(SessionStateBehavior.ReadOnly);
+
+        app.MapGet("/get-required", (HttpContext context, string key) => Results.Ok(context.GetSessionState()[key] as string));
+
+        app.MapPost("/readonly-write", (HttpContext context, string key, string value) =>
+        {
+            context.GetSessionState()[key] = value;
+            return Results.Ok();
+        }).WithSessionState(SessionStateBehavior.ReadOnly);
+
+        app.MapGet("/nothing", () => Results.Ok("nothing"));
+
+        app.MapPost("/fail", (HttpContext context) =>
+        {
+            context.GetSessionState()["fail"] = "written before the failure";
+            throw new InvalidOperationException("the endpoint failed");
+        });
+
+        app.MapPost("/abandon", (HttpContext context) =>
+        {
+            context.GetSessionState().Abandon();
+            return Results.Ok();
+        });
+
+        app.MapPost("/regenerate", (HttpContext context) =>
+        {
+            var session = context.GetSessionState();
+            var old = session.SessionID;
+            session.RegenerateId();
+            return Results.Ok(new[] { old, session.SessionID });
+        });
+
+        app.MapPost("/timeout", (HttpContext context, int minutes) =>
+        {
+            context.GetSessionState().Timeout = minutes;
+            return Results.Ok();
+        });
+
+        app.MapGet("/info", (HttpContext context) =>
+        {
+            var session = context.GetSessionState();
+            return Results.Ok(new SessionInfo(session.SessionID, session.IsNewSession, session.IsReadOnly, session.Timeout, session.Keys.ToArray()));
+        });
+
+        app.MapGet("/disabled", () => Results.Ok("ok")).WithSessionState(SessionStateBehavior.Disabled);
+
+        app.MapGet("/disabled/touch", (HttpContext context) =>
+        {
+            try
+            {
+                context.GetSessionState();
+                return Results.Ok("no error");
+            }
+            catch (InvalidOperationException ex)
+            {
+                return Results.Ok(ex.Message);
+            }
+        }).WithSessionState(SessionStateBehavior.Disabled);
+
+        app.MapGet("/disabled/core-session", (HttpContext context) =>
+        {
+            try
+            {
+                context.Session.SetString("x", "y");
+                return Results.Ok("no error");
+            }
+            catch (InvalidOperationException ex)
+            {
+                return Results.Ok(ex.Message);
+            }
+        }).WithSessionState(SessionStateBehavior.Disabled);
+
+        // ASP.NET Core style code over the same items.
+        app.MapPost("/core/set", (HttpContext context, string key, string value) =>
+        {
+            context.Session.SetString(key, value);
+            return Results.Ok();
+        });
+
+        app.MapGet("/core/get", (HttpContext context, string key) => Results.Ok(context.Session.GetString(key)))
+            .WithSessionState(SessionStateBehavior.ReadOnly);
+
+        return app;
+    }
+
+    private static async Task<IResult> SlowAsync(HttpContext context, WriterTracker tracker, int ms)
+    {
+        var session = context.GetSessionState();
+        var start = Now();
+        using (tracker.Enter(session.SessionID, writer: !session.IsReadOnly))
+        {
+            await Task.Delay(ms, context.RequestAborted);
+        }
+
+        return Results.Ok(new SlowResult(session.IsReadOnly ? "ReadOnly" : "Required", start, Now()));
+    }
+
+    /// <summary>Milliseconds on this process's monotonic clock.</summary>
+    public static double Now() => Stopwatch.GetElapsedTime(Origin).TotalMilliseconds;
+
+    public sealed record SlowResult(string Behavior, double Start, double End);
+
+    public sealed record SessionInfo(string Id, bool IsNew, bool IsReadOnly, int Timeout, string[] Keys);
+}

@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using SessionLocking.TestServer;
+
+namespace SessionLocking.Tests.Infrastructure;
+
+/// <summary>A real Kestrel server on a free loopback port running the test endpoints on the locked session.</summary>
+public sealed class TestHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestHost(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    public Uri Address { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public WriterTracker Tracker => _app.Services.GetRequiredService<WriterTracker>();
+
+    /// <param name="configureOptions">Changes to the session options.</param>
+    /// <param name="configureStore">Registers the store (in-memory when null).</param>
+    /// <param name="configureServices">More services, e.g. a TimeProvider.</param>
+    /// <param name="configureApp">Extra endpoints or middleware, mapped after the test endpoints.</param>
+    public static async Task<TestHost> StartAsync(
+        Action<LockedSessionOptions>? configureOptions = null,
+        Action<ILockedSessionBuilder>? configureStore = null,
+        Action<IServiceCollection>? configureServices = null,
+        Action<WebApplication>? configureApp = null,
+        Action<WebApplication>? beforeSession = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(TestLog.Provider);
+        var sessionBuilder = builder.Services.AddLockedSession(configureOptions);
+        configureStore?.Invoke(sessionBuilder);
+        builder.Services.AddSingleton<WriterTracker>();
+        configureServices?.Invoke(builder.Services);
+        var app = builder.Build();
+        app.UseRouting();
+        beforeSession?.Invoke(app);
+        app.UseLockedSession();
+        app.MapTestEndpoints();
+        configureApp?.Invoke(app);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new TestHost(app, new Uri(address));
+    }
+
+    public SessionClient CreateClient(TimeSpan? timeout = null) => new(Address, timeout);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
