@@ -51,7 +51,7 @@ public sealed class TestHost : IAsyncDisposable
         app.MapTestEndpoints();
         configureApp?.Invoke(app);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new TestHost(app, new Uri(address));
     }
 
