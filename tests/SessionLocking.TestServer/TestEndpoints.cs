@@ -50,6 +50,17 @@ public static class TestEndpoints
             return Results.Ok();
         }).WithSessionState(SessionStateBehavior.ReadOnly);
 
+        app.MapGet("/get-string", (HttpContext context, string key) => Results.Ok(context.GetSessionState().Get<string>(key)))
+            .WithSessionState(SessionStateBehavior.ReadOnly);
+
+        // Holds the lock until the test opens the gate; sets a value first so a lost write-back is visible.
+        app.MapPost("/hold", async (HttpContext context, HoldGate gate, string value) =>
+        {
+            context.GetSessionState()["held"] = value;
+            await gate.WaitAsync(context.RequestAborted);
+            return Results.Ok(value);
+        });
+
         app.MapGet("/nothing", () => Results.Ok("nothing"));
 
         app.MapPost("/fail", (HttpContext context) =>
