@@ -113,7 +113,7 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
-        context.Response.OnStarting(IssueCookieIfNeeded, (this, context, session));
+        context.Response.OnStarting(OnResponseStarting, (this, context, session));
         try
         {
             if (session.IsNewSession)
@@ -284,12 +284,20 @@ internal sealed class LockedSessionMiddleware
     }
 
     /// <summary>
-    /// Sends the cookie of a session that is new (or got a new id) and will be stored. A new session nobody
-    /// wrote gets no cookie, as classic removed the cookie it had planned.
+    /// Sends the cookie of a session that is new (or got a new id) and will be stored; a new session nobody
+    /// wrote gets no cookie, as classic removed the cookie it had planned. Also drops Content-Length: the
+    /// write-back runs after the endpoint, and if it fails the client must not already hold a complete
+    /// response. Without a length the response ends only when the pipeline completes (final chunk or
+    /// END_STREAM), so a failed write-back aborts it where the client can see it.
     /// </summary>
-    private static Task IssueCookieIfNeeded(object state)
+    private static Task OnResponseStarting(object state)
     {
         var (middleware, context, session) = ((LockedSessionMiddleware, HttpContext, LockedSession))state;
+        if (context.Response.ContentLength > 0)
+        {
+            context.Response.ContentLength = null;
+        }
+
         if ((session.IsNewSession || session.IsIdRegenerated) && session.WillBeStored)
         {
             var cookie = middleware._options.Cookie;

@@ -6,6 +6,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.AddLockedSession();
 builder.Services.AddSingleton<WriterTracker>();
+builder.Services.AddSingleton<HoldGate>();
 var app = builder.Build();
 app.UseRouting();
 app.UseLockedSession();

@@ -50,6 +50,23 @@ public static class TestEndpoints
             return Results.Ok();
         }).WithSessionState(SessionStateBehavior.ReadOnly);
 
+        app.MapGet("/get-string", (HttpContext context, string key) => Results.Ok(context.GetSessionState().Get<string>(key)))
+            .WithSessionState(SessionStateBehavior.ReadOnly);
+
+        // Holds the lock until the test opens the gate; sets a value first so a lost write-back is visible.
+        // The response is complete in length and flushed before the endpoint returns, so a lost write-back
+        // afterwards must still reach the client as a failure.
+        app.MapPost("/hold", async (HttpContext context, HoldGate gate, string value) =>
+        {
+            context.GetSessionState()["held"] = value;
+            await gate.WaitAsync(context.RequestAborted);
+            var body = System.Text.Encoding.UTF8.GetBytes(value);
+            context.Response.ContentType = "text/plain";
+            context.Response.ContentLength = body.Length;
+            await context.Response.Body.WriteAsync(body, context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        });
+
         app.MapGet("/nothing", () => Results.Ok("nothing"));
 
         app.MapPost("/fail", (HttpContext context) =>

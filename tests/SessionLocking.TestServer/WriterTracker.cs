@@ -19,6 +19,12 @@ public sealed class WriterTracker
     /// <summary>The most readers of one session seen inside at once.</summary>
     public int MaxReadersTogether => Volatile.Read(ref _maxReadersTogether);
 
+    /// <summary>Writers of one session inside the endpoint now.</summary>
+    public int WritersInside(string sessionId) => _writersInside.TryGetValue(sessionId, out var n) ? n : 0;
+
+    /// <summary>Readers of one session inside the endpoint now.</summary>
+    public int ReadersInside(string sessionId) => _readersInside.TryGetValue(sessionId, out var n) ? n : 0;
+
     public IDisposable Enter(string sessionId, bool writer)
     {
         var map = writer ? _writersInside : _readersInside;

@@ -154,7 +154,7 @@ internal sealed class SessionLockCoordinator
         var sessionKey = SessionKeys.ForLog(sessionId);
         Log.LockWaitStarted(_logger, sessionKey, behavior);
 
-        var nextAskAt = firstAnswer is { } answer ? started + Ticks(NextPollAfter(answer)) : long.MaxValue;
+        var nextAskAt = firstAnswer is { } answer ? started + Ticks(NextPollAfter(answer.LockAge)) : long.MaxValue;
         var wasHead = false;
         var woken = false;
         try
@@ -177,8 +177,9 @@ internal sealed class SessionLockCoordinator
                     wasHead = true;
                     if (nextAskAt == long.MaxValue)
                     {
-                        // A writer on this server holds the lock: its release wakes us, no need to ask before the poll.
-                        nextAskAt = heldHere ? now + Ticks(_options.PollInterval) : now;
+                        // A writer on this server holds the lock: its release wakes us, so ask only at the poll,
+                        // or when that writer's lock reaches the execution timeout, whichever comes first.
+                        nextAskAt = heldHere ? now + Ticks(NextPollAfter(_time.GetElapsedTime(queue.LocalGrantedAt))) : now;
                     }
                 }
 
@@ -201,7 +202,7 @@ internal sealed class SessionLockCoordinator
                     }
 
                     now = _time.GetTimestamp();
-                    nextAskAt = now + Ticks(NextPollAfter(result));
+                    nextAskAt = now + Ticks(NextPollAfter(result.LockAge));
                 }
 
                 var elapsed = _time.GetElapsedTime(started);
@@ -258,9 +259,9 @@ internal sealed class SessionLockCoordinator
     }
 
     /// <summary>The next store ask: at the poll interval, or sooner when the holder's lock reaches the execution timeout first.</summary>
-    private TimeSpan NextPollAfter(SessionStoreResult locked)
+    private TimeSpan NextPollAfter(TimeSpan lockAge)
     {
-        var untilExpiry = _options.ExecutionTimeout - locked.LockAge;
+        var untilExpiry = _options.ExecutionTimeout - lockAge;
         if (untilExpiry < TimeSpan.Zero)
         {
             untilExpiry = TimeSpan.Zero;
@@ -287,7 +288,7 @@ internal sealed class SessionLockCoordinator
     }
 
     /// <summary>Records the grant; returns true when the caller now holds the exclusive lock on this server.</summary>
-    private static bool Granted(SessionWaitQueue queue, bool exclusive, Waiter? waiter)
+    private bool Granted(SessionWaitQueue queue, bool exclusive, Waiter? waiter)
     {
         lock (queue.Sync)
         {
@@ -301,6 +302,7 @@ internal sealed class SessionLockCoordinator
             if (exclusive)
             {
                 queue.LocalHolders++;
+                queue.LocalGrantedAt = _time.GetTimestamp();
             }
 
             return exclusive;

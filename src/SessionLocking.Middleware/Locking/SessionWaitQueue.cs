@@ -13,6 +13,9 @@ internal sealed class SessionWaitQueue
     /// <summary>Requests on this server that hold the exclusive lock (more than one only while a force-released holder finishes).</summary>
     public int LocalHolders { get; set; }
 
+    /// <summary>When (TimeProvider timestamp) a request on this server last took the exclusive lock.</summary>
+    public long LocalGrantedAt { get; set; }
+
     /// <summary>Acquirers and holders using this queue; at zero it is retired and forgotten.</summary>
     public int Users { get; set; }
 

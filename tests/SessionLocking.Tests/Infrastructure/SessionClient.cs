@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 
 namespace SessionLocking.Tests.Infrastructure;
 
@@ -53,16 +52,24 @@ public sealed class SessionClient : IDisposable
     public async Task<T> GetJsonAsync<T>(string path)
     {
         using var response = await GetAsync(path);
-        await EnsureOk(response);
-        return (await response.Content.ReadFromJsonAsync<T>())!;
+        return await ReadJsonAsync<T>(response);
     }
 
     public async Task<T> PostJsonAsync<T>(string path)
     {
         using var response = await PostAsync(path);
-        await EnsureOk(response);
-        return (await response.Content.ReadFromJsonAsync<T>())!;
+        return await ReadJsonAsync<T>(response);
     }
+
+    /// <summary>Reads an OK response's JSON; an empty body (Results.Ok(null)) reads as default.</summary>
+    private static async Task<T> ReadJsonAsync<T>(HttpResponseMessage response)
+    {
+        await EnsureOk(response);
+        var body = await response.Content.ReadAsByteArrayAsync();
+        return body.Length == 0 ? default! : System.Text.Json.JsonSerializer.Deserialize<T>(body, JsonOptions)!;
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions JsonOptions = new(System.Text.Json.JsonSerializerDefaults.Web);
 
     public static string? SessionCookieOf(HttpResponseMessage response) =>
         response.Headers.TryGetValues("Set-Cookie", out var values)

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using SessionLocking.TestServer;
 
@@ -25,6 +26,8 @@ public sealed class TestHost : IAsyncDisposable
 
     public WriterTracker Tracker => _app.Services.GetRequiredService<WriterTracker>();
 
+    public HoldGate Gate => _app.Services.GetRequiredService<HoldGate>();
+
     /// <param name="configureOptions">Changes to the session options.</param>
     /// <param name="configureStore">Registers the store (in-memory when null).</param>
     /// <param name="configureServices">More services, e.g. a TimeProvider.</param>
@@ -42,8 +45,9 @@ public sealed class TestHost : IAsyncDisposable
         builder.Logging.AddProvider(TestLog.Provider);
         var sessionBuilder = builder.Services.AddLockedSession(configureOptions);
         configureStore?.Invoke(sessionBuilder);
-        builder.Services.AddSingleton<WriterTracker>();
         configureServices?.Invoke(builder.Services);
+        builder.Services.TryAddSingleton<WriterTracker>();
+        builder.Services.TryAddSingleton<HoldGate>();
         var app = builder.Build();
         app.UseRouting();
         beforeSession?.Invoke(app);

@@ -1,0 +1,285 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using SessionLocking.Serialization;
+
+namespace SessionLocking.Tests.Unit;
+
+public class LockedSessionTests
+{
+    public sealed class Cart
+    {
+        public List<string> Items { get; set; } = new();
+    }
+
+    public sealed class NotAllowed
+    {
+        public int X { get; set; }
+    }
+
+    public sealed class Cyclic
+    {
+        public Cyclic? Self { get; set; }
+    }
+
+    private readonly LockedSessionOptions _options = new LockedSessionOptions().AllowType<Cart>();
+
+    private SessionValueCodec Codec()
+    {
+        var options = Options.Create(_options);
+        return new SessionValueCodec(new JsonSessionValueSerializer(options), options);
+    }
+
+    private LockedSession Load(SessionData? data, bool readOnly = false, bool started = false) =>
+        new("abcdefghijklmnopqrstuvwx", data, readOnly, SessionStateMode.InProc, Codec(), _options, () => started);
+
+    /// <summary>Stores a session as the middleware would, then loads it again.</summary>
+    private LockedSession RoundTrip(Action<LockedSession> write)
+    {
+        var first = Load(null);
+        write(first);
+        var changes = first.GetChanges()!;
+        return Load(new SessionData(changes.Set, changes.Timeout));
+    }
+
+    [Fact]
+    public void Migrated_object_code_keeps_working_for_allowed_types()
+    {
+        var session = RoundTrip(s => s["cart"] = new Cart { Items = { "apple" } });
+
+        var cart = (Cart)session["CART"]!;
+
+        Assert.Equal(new[] { "apple" }, cart.Items);
+        Assert.Same(cart, session["cart"]);
+    }
+
+    [Fact]
+    public void Storing_a_type_that_is_not_allowed_fails_naming_key_and_type()
+    {
+        var session = Load(null);
+
+        var error = Assert.Throws<SessionSerializationException>(() => session["thing"] = new NotAllowed());
+
+        Assert.Equal("thing", error.Key);
+        Assert.Contains("'thing'", error.Message);
+        Assert.Contains(typeof(NotAllowed).FullName!, error.Message);
+        Assert.Equal(0, session.Count);
+    }
+
+    [Fact]
+    public void Stored_data_naming_a_type_that_is_not_allowed_is_never_loaded()
+    {
+        var session = RoundTrip(s => s.Set("thing", new NotAllowed { X = 3 }));
+
+        var error = Assert.Throws<SessionSerializationException>(() => session["thing"]);
+
+        Assert.Contains(typeof(NotAllowed).FullName!, error.Message);
+        Assert.Equal(3, session.Get<NotAllowed>("thing")!.X);
+    }
+
+    [Fact]
+    public void Unserializable_values_fail_naming_key_and_type()
+    {
+        var cyclic = new Cyclic();
+        cyclic.Self = cyclic;
+        var session = Load(null);
+
+        var error = Assert.Throws<SessionSerializationException>(() => session.Set("loop", cyclic));
+
+        Assert.Equal("loop", error.Key);
+        Assert.Contains(typeof(Cyclic).FullName!, error.Message);
+    }
+
+    [Fact]
+    public void Corrupt_stored_data_gives_a_clear_error_for_that_key_only()
+    {
+        var items = new Dictionary<string, byte[]>
+        {
+            ["bad"] = new byte[] { 9, 9, 9 },
+            ["good"] = SessionValueCodec.EncodeRaw(Encoding.UTF8.GetBytes("fine")),
+        };
+        var session = Load(new SessionData(items, TimeSpan.FromMinutes(20)));
+
+        var error = Assert.Throws<SessionSerializationException>(() => session["bad"]);
+
+        Assert.Contains("corrupt", error.Message);
+        Assert.Equal("fine", session.Get<string>("good"));
+    }
+
+    [Fact]
+    public void Only_changed_and_removed_items_are_written()
+    {
+        var session = RoundTrip(s =>
+        {
+            s["a"] = "1";
+            s["b"] = 2;
+            s["cart"] = new Cart();
+        });
+        _ = session["a"];
+        _ = session["cart"];
+
+        session["b"] = 3;
+        session.Remove("a");
+        var changes = session.GetChanges()!;
+
+        Assert.Equal(new[] { "b" }, changes.Set.Keys);
+        Assert.Equal(new[] { "a" }, changes.Removed);
+        Assert.False(changes.IsNew);
+    }
+
+    [Fact]
+    public void Reading_without_changing_writes_nothing()
+    {
+        var session = RoundTrip(s =>
+        {
+            s["cart"] = new Cart { Items = { "x" } };
+            s["n"] = 1;
+        });
+        _ = session["cart"];
+        _ = session.Get<Cart>("cart");
+        _ = session["n"];
+
+        Assert.Null(session.GetChanges());
+    }
+
+    [Fact]
+    public void A_change_inside_a_stored_object_is_found_by_comparing_bytes()
+    {
+        var session = RoundTrip(s => s["cart"] = new Cart());
+
+        ((Cart)session["cart"]!).Items.Add("pear");
+        var changes = session.GetChanges()!;
+
+        Assert.Equal(new[] { "cart" }, changes.Set.Keys);
+        var reloaded = Load(new SessionData(changes.Set, changes.Timeout));
+        Assert.Equal(new[] { "pear" }, ((Cart)reloaded["cart"]!).Items);
+    }
+
+    [Fact]
+    public void A_name_whose_spelling_changed_is_removed_and_set()
+    {
+        var session = RoundTrip(s => s["Cart"] = "x");
+
+        session.Remove("cart");
+        session["CART"] = "x";
+        var changes = session.GetChanges()!;
+
+        Assert.Equal(new[] { "Cart" }, changes.Removed);
+        Assert.Equal(new[] { "CART" }, changes.Set.Keys);
+    }
+
+    [Fact]
+    public void A_new_session_with_nothing_written_produces_no_changes()
+    {
+        var session = Load(null);
+        _ = session["anything"];
+
+        Assert.Null(session.GetChanges());
+        Assert.False(session.WillBeStored);
+    }
+
+    [Fact]
+    public void Values_over_the_size_limit_are_refused_naming_the_key()
+    {
+        _options.MaxValueBytes = 100;
+        var session = Load(null);
+
+        var error = Assert.Throws<SessionSerializationException>(() => session["big"] = new string('x', 200));
+
+        Assert.Equal("big", error.Key);
+        Assert.Equal(0, session.Count);
+    }
+
+    [Fact]
+    public void A_session_over_the_total_limit_is_refused_before_anything_is_written()
+    {
+        _options.MaxSessionBytes = 300;
+        var session = Load(null);
+        for (var i = 0; i < 5; i++)
+        {
+            session["k" + i] = new string('x', 100);
+        }
+
+        Assert.Throws<SessionSerializationException>(() => session.GetChanges());
+    }
+
+    [Fact]
+    public void The_classic_api_by_position_and_enumeration_follow_insertion_order()
+    {
+        var session = Load(null);
+        session.Add("first", 1);
+        session.Add("second", "two");
+        session["third"] = 3.5;
+
+        Assert.Equal(new[] { "first", "second", "third" }, session.ToArray());
+        Assert.Equal("two", session[1]);
+        session[1] = "deux";
+        session.RemoveAt(0);
+        Assert.Equal(new[] { "second", "third" }, session.Keys);
+        Assert.Equal("deux", session[0]);
+        session.RemoveAll();
+        Assert.Equal(0, session.Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => session[0]);
+    }
+
+    [Fact]
+    public void ISession_and_the_classic_api_share_items()
+    {
+        var session = Load(null);
+        ISession core = session;
+
+        core.SetString("name", "Ada");
+        session["city"] = "Paris";
+        core.SetInt32("n", 7);
+
+        Assert.Equal("Ada", session.Get<string>("NAME"));
+        Assert.Equal("Paris", core.GetString("city"));
+        Assert.Equal(7, core.GetInt32("n"));
+        Assert.Equal(new[] { "name", "city", "n" }, core.Keys);
+        Assert.IsType<byte[]>(session["name"]);
+    }
+
+    [Fact]
+    public void Timeouts_outside_one_minute_to_one_year_are_refused()
+    {
+        var session = Load(null);
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Timeout = 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Timeout = 525_601);
+        session.Timeout = 525_600;
+        Assert.Equal(525_600, session.Timeout);
+    }
+
+    [Fact]
+    public void A_new_session_cannot_be_established_after_the_response_started()
+    {
+        var session = Load(null, started: true);
+
+        Assert.Throws<InvalidOperationException>(() => session["a"] = "1");
+    }
+
+    [Fact]
+    public void Read_only_sessions_keep_changes_for_the_request_but_report_them()
+    {
+        var session = Load(new SessionData(new Dictionary<string, byte[]>(), TimeSpan.FromMinutes(20)), readOnly: true);
+
+        session["a"] = "1";
+
+        Assert.Equal("1", session["a"]);
+        Assert.True(session.ReadOnlyChangeAttempted);
+        Assert.True(session.IsReadOnly);
+        Assert.Throws<InvalidOperationException>(() => session.RegenerateId());
+    }
+
+    [Fact]
+    public void Reading_an_item_as_the_wrong_type_names_both_types()
+    {
+        var session = RoundTrip(s => s["cart"] = new Cart());
+        _ = session["cart"];
+
+        var error = Assert.Throws<SessionSerializationException>(() => session.Get<NotAllowed>("cart"));
+
+        Assert.Contains(typeof(Cart).FullName!, error.Message);
+        Assert.Contains(typeof(NotAllowed).FullName!, error.Message);
+    }
+}
