@@ -107,7 +107,7 @@ internal sealed class LockedSessionMiddleware
             await _next(context);
             if (session.ReadOnlyChangeAttempted)
             {
-                Log.ReadOnlyChangesDiscarded(_logger, SessionKeys.ForLog(session.OriginalId));
+                Log.ReadOnlyChangesDiscarded(_logger, new SessionKey(session.OriginalId));
             }
 
             return;
@@ -118,7 +118,7 @@ internal sealed class LockedSessionMiddleware
         {
             if (session.IsNewSession)
             {
-                Log.SessionCreated(_logger, SessionKeys.ForLog(session.OriginalId));
+                Log.SessionCreated(_logger, new SessionKey(session.OriginalId));
                 if (_options.Events.OnSessionStart is { } onSessionStart)
                 {
                     session.MarkStarted();
@@ -131,7 +131,7 @@ internal sealed class LockedSessionMiddleware
         catch
         {
             // Classic: an endpoint that failed releases the lock without writing.
-            Log.EndpointFailedNotSaved(_logger, SessionKeys.ForLog(session.OriginalId));
+            Log.EndpointFailedNotSaved(_logger, new SessionKey(session.OriginalId));
             await ReleaseWithoutSavingAsync(acquisition);
             throw;
         }
@@ -176,7 +176,7 @@ internal sealed class LockedSessionMiddleware
         var cancellationToken = CancellationToken.None;
         var sessionId = session.OriginalId;
         var lockId = acquisition.Result.LockId;
-        var sessionKey = SessionKeys.ForLog(sessionId);
+        var sessionKey = new SessionKey(sessionId);
         bool accepted;
         var changesLost = true;
         try
@@ -253,7 +253,7 @@ internal sealed class LockedSessionMiddleware
             _coordinator.Release(target);
         }
 
-        Log.SessionIdRegenerated(_logger, SessionKeys.ForLog(session.OriginalId), SessionKeys.ForLog(session.SessionID));
+        Log.SessionIdRegenerated(_logger, new SessionKey(session.OriginalId), new SessionKey(session.SessionID));
         return session.IsNewSession
             ? await _store.ReleaseAsync(session.OriginalId, acquisition.Result.LockId, cancellationToken)
             : await _store.RemoveAsync(session.OriginalId, acquisition.Result.LockId, cancellationToken);
