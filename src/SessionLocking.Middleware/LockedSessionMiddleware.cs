@@ -21,7 +21,7 @@ internal sealed class LockedSessionMiddleware
     private readonly RequestDelegate _next;
     private readonly LockedSessionOptions _options;
     private readonly SessionLockCoordinator _coordinator;
-    private readonly ISessionStateStore _store;
+    private readonly InstrumentedSessionStateStore _store;
     private readonly SessionValueCodec _codec;
     private readonly ILogger _logger;
     private readonly SessionLockingMetrics _metrics;
@@ -30,7 +30,7 @@ internal sealed class LockedSessionMiddleware
         RequestDelegate next,
         IOptions<LockedSessionOptions> options,
         SessionLockCoordinator coordinator,
-        ISessionStateStore store,
+        InstrumentedSessionStateStore store,
         SessionValueCodec codec,
         ILogger<LockedSessionMiddleware> logger,
         SessionLockingMetrics metrics)
@@ -66,17 +66,20 @@ internal sealed class LockedSessionMiddleware
         }
 
         LockAcquisition acquisition;
+        var activity = SessionLockingActivities.Start("sessionlocking.acquire", behavior, cookieId ?? "new");
         try
         {
             acquisition = await AcquireAsync(behavior, cookieId, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            return; // The client left while waiting: it has left the queue, and there is no one to answer.
+            // The client left while waiting: it has left the queue, and there is no one to answer.
+            activity.Finish("cancelled");
+            return;
         }
         catch (Exception ex)
         {
-            _metrics.StoreFailed("acquire");
+            activity.Finish("store_failed", ex);
             Log.StoreFailed(_logger, ex, "acquire");
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, StoreUnavailableMessage);
             return;
@@ -85,12 +88,16 @@ internal sealed class LockedSessionMiddleware
         switch (acquisition.Status)
         {
             case AcquireStatus.QueueFull:
+                activity.Finish("queue_full");
                 await FailAsync(context, StatusCodes.Status429TooManyRequests, QueueFullMessage);
                 return;
             case AcquireStatus.TimedOut:
+                activity.Finish("timed_out");
                 await FailAsync(context, StatusCodes.Status503ServiceUnavailable, WaitTimedOutMessage);
                 return;
         }
+
+        activity.Finish(acquisition.Waited > TimeSpan.Zero ? "acquired_after_wait" : "acquired");
 
         var session = new LockedSession(
             acquisition.SessionId,
@@ -214,7 +221,6 @@ internal sealed class LockedSessionMiddleware
         }
         catch (Exception ex) when (ex is not SessionSerializationException)
         {
-            _metrics.StoreFailed("release");
             Log.WriteBackFailed(_logger, ex, sessionKey, "the session store failed");
             throw;
         }
@@ -268,7 +274,6 @@ internal sealed class LockedSessionMiddleware
         catch (Exception ex)
         {
             // The endpoint's own exception is the one to report; the lock expires by its TTL.
-            _metrics.StoreFailed("release");
             Log.StoreFailed(_logger, ex, "release");
         }
         finally
@@ -339,7 +344,6 @@ internal sealed class LockedSessionMiddleware
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             // Best effort, as classic: a request that uses no session does not fail because sliding failed.
-            _metrics.StoreFailed("keep_alive");
             Log.KeepAliveFailed(_logger, ex);
         }
     }

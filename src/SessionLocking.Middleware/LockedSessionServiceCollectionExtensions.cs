@@ -36,6 +36,7 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();
         services.TryAddSingleton<SessionValueCodec>();
         services.TryAddSingleton<SessionLockingMetrics>();
+        services.TryAddSingleton<InstrumentedSessionStateStore>();
         services.TryAddSingleton<SessionLockCoordinator>();
         return new LockedSessionBuilder(services);
     }
