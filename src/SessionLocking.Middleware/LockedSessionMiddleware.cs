@@ -25,6 +25,7 @@ internal sealed class LockedSessionMiddleware
     private readonly SessionValueCodec _codec;
     private readonly ILogger _logger;
     private readonly SessionLockingMetrics _metrics;
+    private readonly SessionCookie _cookie;
 
     public LockedSessionMiddleware(
         RequestDelegate next,
@@ -33,8 +34,10 @@ internal sealed class LockedSessionMiddleware
         InstrumentedSessionStateStore store,
         SessionValueCodec codec,
         ILogger<LockedSessionMiddleware> logger,
-        SessionLockingMetrics metrics)
+        SessionLockingMetrics metrics,
+        SessionCookie cookie)
     {
+        _cookie = cookie;
         _next = next;
         _options = options.Value;
         _coordinator = coordinator;
@@ -305,8 +308,7 @@ internal sealed class LockedSessionMiddleware
 
         if ((session.IsNewSession || session.IsIdRegenerated) && session.WillBeStored)
         {
-            var cookie = middleware._options.Cookie;
-            context.Response.Cookies.Append(cookie.Name!, session.SessionID, cookie.Build(context));
+            middleware._cookie.Write(context, session.SessionID);
             session.CookieIssued = true;
         }
 
@@ -315,19 +317,13 @@ internal sealed class LockedSessionMiddleware
 
     private string? ReadSessionId(HttpContext context)
     {
-        var value = context.Request.Cookies[_options.Cookie.Name!];
-        if (string.IsNullOrEmpty(value))
+        var id = _cookie.Read(context, out var malformed);
+        if (malformed)
         {
-            return null;
+            Log.InvalidSessionIdIgnored(_logger);
         }
 
-        if (SessionIds.IsValid(value))
-        {
-            return value;
-        }
-
-        Log.InvalidSessionIdIgnored(_logger);
-        return null;
+        return id;
     }
 
     private async Task KeepAliveAsync(string? sessionId, CancellationToken cancellationToken)
