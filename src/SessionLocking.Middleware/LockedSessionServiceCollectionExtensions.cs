@@ -32,6 +32,8 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LockedSessionOptions>, LockedSessionOptionsValidator>());
         services.AddOptions<LockedSessionOptions>().ValidateOnStart();
         services.AddMetrics();
+        services.AddDataProtection();
+        services.TryAddSingleton<SessionCookie>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LockedSessionOptions>, RedisOptionsValidator>());
 
@@ -40,6 +42,7 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();
         services.TryAddSingleton<SessionValueCodec>();
         services.TryAddSingleton<SessionLockingMetrics>();
+        services.TryAddSingleton<InstrumentedSessionStateStore>();
         services.TryAddSingleton<SessionLockCoordinator>();
         return new LockedSessionBuilder(services);
     }

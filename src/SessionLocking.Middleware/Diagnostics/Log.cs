@@ -6,25 +6,25 @@ namespace SessionLocking.Diagnostics;
 internal static partial class Log
 {
     [LoggerMessage(1, LogLevel.Debug, "Session {SessionKey} is locked by another request; waiting ({Behavior}).", EventName = "LockWaitStarted")]
-    public static partial void LockWaitStarted(ILogger logger, string sessionKey, SessionStateBehavior behavior);
+    public static partial void LockWaitStarted(ILogger logger, SessionKey sessionKey, SessionStateBehavior behavior);
 
     [LoggerMessage(2, LogLevel.Debug, "Session {SessionKey} acquired ({Behavior}) after waiting {WaitedMilliseconds} ms.", EventName = "LockAcquiredAfterWait")]
-    public static partial void LockAcquiredAfterWait(ILogger logger, string sessionKey, SessionStateBehavior behavior, double waitedMilliseconds);
+    public static partial void LockAcquiredAfterWait(ILogger logger, SessionKey sessionKey, SessionStateBehavior behavior, double waitedMilliseconds);
 
     [LoggerMessage(3, LogLevel.Warning, "Session {SessionKey}: the lock {HolderLockId} was held for {LockAgeSeconds} s, past the execution timeout; it was force-released.", EventName = "LockForceReleased")]
-    public static partial void LockForceReleased(ILogger logger, string sessionKey, SessionLockId holderLockId, double lockAgeSeconds);
+    public static partial void LockForceReleased(ILogger logger, SessionKey sessionKey, SessionLockId holderLockId, double lockAgeSeconds);
 
     [LoggerMessage(4, LogLevel.Warning, "Session {SessionKey}: the request queue limit of the session ({Limit}) is exceeded; the request fails with 429.", EventName = "QueueLimitExceeded")]
-    public static partial void QueueLimitExceeded(ILogger logger, string sessionKey, int limit);
+    public static partial void QueueLimitExceeded(ILogger logger, SessionKey sessionKey, int limit);
 
     [LoggerMessage(5, LogLevel.Warning, "Session {SessionKey}: waited {WaitedSeconds} s for the session lock, past the lock wait timeout; the request fails with 503.", EventName = "LockWaitTimedOut")]
-    public static partial void LockWaitTimedOut(ILogger logger, string sessionKey, double waitedSeconds);
+    public static partial void LockWaitTimedOut(ILogger logger, SessionKey sessionKey, double waitedSeconds);
 
     [LoggerMessage(6, LogLevel.Error, "Session {SessionKey}: the lock {LockId} was lost before the request ended (force-released after the execution timeout); its session changes were rejected and not saved.", EventName = "WriteBackRejected")]
-    public static partial void WriteBackRejected(ILogger logger, string sessionKey, SessionLockId lockId);
+    public static partial void WriteBackRejected(ILogger logger, SessionKey sessionKey, SessionLockId lockId);
 
     [LoggerMessage(7, LogLevel.Warning, "Session {SessionKey}: a read-only request changed the session; the changes are not saved.", EventName = "ReadOnlyChangesDiscarded")]
-    public static partial void ReadOnlyChangesDiscarded(ILogger logger, string sessionKey);
+    public static partial void ReadOnlyChangesDiscarded(ILogger logger, SessionKey sessionKey);
 
     [LoggerMessage(8, LogLevel.Error, "The session store failed during {Operation}; the request fails with 503.", EventName = "StoreFailed")]
     public static partial void StoreFailed(ILogger logger, Exception exception, string operation);
@@ -36,26 +36,26 @@ internal static partial class Log
     public static partial void InvalidSessionIdIgnored(ILogger logger);
 
     [LoggerMessage(11, LogLevel.Debug, "Session {SessionKey} was abandoned and removed.", EventName = "SessionAbandoned")]
-    public static partial void SessionAbandoned(ILogger logger, string sessionKey);
+    public static partial void SessionAbandoned(ILogger logger, SessionKey sessionKey);
 
     [LoggerMessage(12, LogLevel.Information, "Session {SessionKey} got a new id {NewSessionKey}.", EventName = "SessionIdRegenerated")]
-    public static partial void SessionIdRegenerated(ILogger logger, string sessionKey, string newSessionKey);
+    public static partial void SessionIdRegenerated(ILogger logger, SessionKey sessionKey, SessionKey newSessionKey);
 
     [LoggerMessage(13, LogLevel.Warning, "Could not subscribe to lock releases of session {SessionKey}; waiting falls back to polling.", EventName = "ReleaseSubscriptionFailed")]
-    public static partial void ReleaseSubscriptionFailed(ILogger logger, Exception exception, string sessionKey);
+    public static partial void ReleaseSubscriptionFailed(ILogger logger, Exception exception, SessionKey sessionKey);
 
     [LoggerMessage(14, LogLevel.Debug, "Session {SessionKey} was created.", EventName = "SessionCreated")]
-    public static partial void SessionCreated(ILogger logger, string sessionKey);
+    public static partial void SessionCreated(ILogger logger, SessionKey sessionKey);
 
     [LoggerMessage(15, LogLevel.Warning, "Sliding the expiry of a session failed (keep-alive); the request goes on.", EventName = "KeepAliveFailed")]
     public static partial void KeepAliveFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(16, LogLevel.Debug, "Session {SessionKey}: the endpoint failed, so the session was released without saving.", EventName = "EndpointFailedNotSaved")]
-    public static partial void EndpointFailedNotSaved(ILogger logger, string sessionKey);
+    public static partial void EndpointFailedNotSaved(ILogger logger, SessionKey sessionKey);
 
     [LoggerMessage(17, LogLevel.Error, "Session {SessionKey}: the session could not be saved: {Reason}", EventName = "WriteBackFailed")]
-    public static partial void WriteBackFailed(ILogger logger, Exception exception, string sessionKey, string reason);
+    public static partial void WriteBackFailed(ILogger logger, Exception exception, SessionKey sessionKey, string reason);
 
     [LoggerMessage(18, LogLevel.Debug, "Session {SessionKey}: the client disconnected while waiting for the lock.", EventName = "WaitAbandonedByClient")]
-    public static partial void WaitAbandonedByClient(ILogger logger, string sessionKey);
+    public static partial void WaitAbandonedByClient(ILogger logger, SessionKey sessionKey);
 }

@@ -16,7 +16,7 @@ namespace SessionLocking.Locking;
 internal sealed class SessionLockCoordinator
 {
     private readonly ConcurrentDictionary<string, SessionWaitQueue> _queues = new(StringComparer.Ordinal);
-    private readonly ISessionStateStore _store;
+    private readonly InstrumentedSessionStateStore _store;
     private readonly ISessionReleaseNotifications? _notifications;
     private readonly LockedSessionOptions _options;
     private readonly TimeProvider _time;
@@ -25,7 +25,7 @@ internal sealed class SessionLockCoordinator
     private readonly bool _wakeOnRelease;
 
     public SessionLockCoordinator(
-        ISessionStateStore store,
+        InstrumentedSessionStateStore store,
         IOptions<LockedSessionOptions> options,
         TimeProvider time,
         ILogger<SessionLockCoordinator> logger,
@@ -37,7 +37,7 @@ internal sealed class SessionLockCoordinator
         _logger = logger;
         _metrics = metrics;
         _wakeOnRelease = _options.UseReleaseNotifications;
-        _notifications = _wakeOnRelease ? store as ISessionReleaseNotifications : null;
+        _notifications = _wakeOnRelease ? store.Inner as ISessionReleaseNotifications : null;
     }
 
     /// <summary>Sessions with waiters or local holders right now (for tests and diagnostics).</summary>
@@ -151,7 +151,7 @@ internal sealed class SessionLockCoordinator
     {
         var started = _time.GetTimestamp();
         var waitLimit = _options.LockWaitTimeout ?? _options.ExecutionTimeout;
-        var sessionKey = SessionKeys.ForLog(sessionId);
+        var sessionKey = new SessionKey(sessionId);
         Log.LockWaitStarted(_logger, sessionKey, behavior);
 
         var nextAskAt = firstAnswer is { } answer ? started + Ticks(NextPollAfter(answer.LockAge)) : long.MaxValue;
@@ -253,7 +253,7 @@ internal sealed class SessionLockCoordinator
             if (await _store.ForceReleaseAsync(sessionId, result.LockId, cancellationToken).ConfigureAwait(false))
             {
                 _metrics.ForcedRelease();
-                Log.LockForceReleased(_logger, SessionKeys.ForLog(sessionId), result.LockId, result.LockAge.TotalSeconds);
+                Log.LockForceReleased(_logger, new SessionKey(sessionId), result.LockId, result.LockAge.TotalSeconds);
             }
         }
     }
@@ -315,7 +315,7 @@ internal sealed class SessionLockCoordinator
         {
             waiter = null;
             _metrics.QueueRejected();
-            Log.QueueLimitExceeded(_logger, SessionKeys.ForLog(sessionId), _options.RequestQueueLimitPerSession);
+            Log.QueueLimitExceeded(_logger, new SessionKey(sessionId), _options.RequestQueueLimitPerSession);
             return false;
         }
 
@@ -343,7 +343,7 @@ internal sealed class SessionLockCoordinator
         }
         catch (Exception ex)
         {
-            Log.ReleaseSubscriptionFailed(_logger, ex, SessionKeys.ForLog(sessionId));
+            Log.ReleaseSubscriptionFailed(_logger, ex, new SessionKey(sessionId));
             return null;
         }
     }
@@ -396,7 +396,7 @@ internal sealed class SessionLockCoordinator
         }
         catch (Exception ex)
         {
-            Log.ReleaseSubscriptionFailed(_logger, ex, SessionKeys.ForLog(sessionId));
+            Log.ReleaseSubscriptionFailed(_logger, ex, new SessionKey(sessionId));
         }
     }
 }

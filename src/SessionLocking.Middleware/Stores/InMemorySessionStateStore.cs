@@ -39,6 +39,18 @@ public sealed class InMemorySessionStateStore : ISessionStateStore, IDisposable
         }
     }
 
+    /// <summary>The ids of the sessions the store holds now (for tests and diagnostics).</summary>
+    internal IReadOnlyCollection<string> SessionIds
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _entries.Keys.ToArray();
+            }
+        }
+    }
+
     /// <inheritdoc />
     public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
     {

@@ -17,6 +17,9 @@ public abstract class SessionBehaviorTests
     /// <summary>Registers the store under test (nothing: the in-memory default).</summary>
     protected abstract void ConfigureStore(ILockedSessionBuilder builder);
 
+    /// <summary>Every session id the store holds keys for, to prove no key is built from an unvalidated id.</summary>
+    protected abstract Task<IReadOnlyCollection<string>> StoredSessionIdsAsync(TestHost host);
+
     protected Task<TestHost> StartAsync(
         Action<LockedSessionOptions>? options = null,
         Action<IServiceCollection>? services = null,
@@ -115,6 +118,10 @@ public abstract class SessionBehaviorTests
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Matches("^[a-z0-5]{24}$", client.SessionId);
         }
+
+        var stored = await StoredSessionIdsAsync(host);
+        Assert.Equal(40, stored.Count);
+        Assert.All(stored, id => Assert.Matches("^[a-z0-5]{24}$", id));
     }
 
     [Fact]
@@ -539,4 +546,7 @@ public sealed class InMemorySessionBehaviorTests : SessionBehaviorTests
     protected override void ConfigureStore(ILockedSessionBuilder builder)
     {
     }
+
+    protected override Task<IReadOnlyCollection<string>> StoredSessionIdsAsync(TestHost host) =>
+        Task.FromResult(((Stores.InMemorySessionStateStore)host.Services.GetRequiredService<ISessionStateStore>()).SessionIds);
 }

@@ -5,11 +5,12 @@ namespace SessionLocking.Diagnostics;
 
 /// <summary>
 /// What logs and traces show instead of a session id: the first 8 hex characters of its SHA-256, enough to
-/// follow one session, useless to hijack it.
+/// follow one session, useless to hijack it. Hashed only when a log event is actually written.
 /// </summary>
-internal static class SessionKeys
+internal readonly struct SessionKey(string sessionId)
 {
-    public static string ForLog(string sessionId)
+    /// <inheritdoc />
+    public override string ToString()
     {
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.ASCII.GetBytes(sessionId), hash);
