@@ -412,9 +412,19 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
         public async ValueTask DisposeAsync()
         {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
             {
-                await connection.WithTimeout(subscriber.UnsubscribeAsync(channel, handler, CommandFlags.None), "unsubscribe", CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
+            const string Operation = "unsubscribe";
+            try
+            {
+                await connection.WithTimeout(subscriber.UnsubscribeAsync(channel, handler, CommandFlags.None), Operation, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not SessionStoreUnavailableException)
+            {
+                throw new SessionStoreUnavailableException($"The session store's {Operation} failed: {ex.Message}", ex) { Operation = Operation };
             }
         }
     }

@@ -137,7 +137,7 @@ public sealed class RedisMultiServerTests : IClassFixture<RedisFixture>
 
         Assert.Equal("newer", await a.GetJsonAsync<string>("/get?key=w"));
         Assert.Null(await b.GetJsonAsync<string>("/get?key=held"));
-        var sessionKey = SessionKeys.ForLog(a.SessionId!);
+        var sessionKey = new SessionKey(a.SessionId!).ToString();
         Assert.Contains(TestLog.Events, e => e.Id.Name == "WriteBackRejected" && e.Message.Contains(sessionKey, StringComparison.Ordinal));
         Assert.Equal(1, Interlocked.Read(ref rejected));
     }
