@@ -101,6 +101,10 @@ public sealed class RedisClusterStoreTests : IClassFixture<RedisClusterFixture>,
         }
     }
 
+    [Fact]
+    public Task A_force_released_holder_cannot_write_on_a_cluster() =>
+        RedisMultiServerTests.ForceReleasedHolderCannotWrite(_cluster.Configuration, _prefix);
+
     private RedisSessionStateStore NewStore() => new(new RedisSessionStoreOptions
     {
         Configuration = _cluster.Configuration,

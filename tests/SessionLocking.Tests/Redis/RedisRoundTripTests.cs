@@ -118,6 +118,27 @@ public sealed partial class RedisRoundTripTests : IClassFixture<RedisFixture>, I
         Assert.Equal(3, await ScriptsRunBy(async () => (await client.PostAsync("/extra")).Dispose()));
     }
 
+    [Fact]
+    public async Task A_request_that_changes_one_item_sends_only_that_item()
+    {
+        await using var host = await StartHostAsync();
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=a&value=AAAA-value")).Dispose();
+        (await client.PostAsync("/set?key=b&value=BBBB-value")).Dispose();
+        (await client.PostAsync("/set?key=c&value=CCCC-value")).Dispose();
+
+        Assert.Equal(2, await ScriptsRunBy(async () => (await client.PostAsync("/set?key=b&value=BBBB-new")).Dispose()));
+
+        var sent = _monitor.Where(l => l.Contains("\"evalsha\"", StringComparison.OrdinalIgnoreCase) && !l.Contains("[0 lua]", StringComparison.Ordinal)).ToArray();
+        var writeBack = Assert.Single(sent, l => l.Contains("BBBB-new", StringComparison.Ordinal));
+        Assert.DoesNotContain("AAAA-value", writeBack, StringComparison.Ordinal);
+        Assert.DoesNotContain("CCCC-value", writeBack, StringComparison.Ordinal);
+        Assert.DoesNotContain("BBBB-value", writeBack, StringComparison.Ordinal);
+        Assert.Equal("AAAA-value", await client.GetJsonAsync<string>("/get?key=a"));
+        Assert.Equal("BBBB-new", await client.GetJsonAsync<string>("/get?key=b"));
+        Assert.Equal("CCCC-value", await client.GetJsonAsync<string>("/get?key=c"));
+    }
+
     private Task<TestHost> StartHostAsync(Action<LockedSessionOptions>? options = null, Action<WebApplication>? app = null, string? prefix = null) =>
         TestHost.StartAsync(
             options,

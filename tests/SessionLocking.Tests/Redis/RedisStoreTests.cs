@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using System.Text.RegularExpressions;
 using SessionLocking.Redis;
 
 namespace SessionLocking.Tests.Redis;
@@ -127,6 +128,8 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         Assert.Contains("\"gone\"", evalsha, StringComparison.Ordinal);
         Assert.DoesNotContain("A-value", evalsha, StringComparison.Ordinal);
         Assert.DoesNotContain("G-value", evalsha, StringComparison.Ordinal);
+        // evalsha, sha, numkeys, 4 keys, token, timeout, channel, n=2, "gone", "Cart", "b", "B-new", "cart", "C-value"
+        Assert.Equal(17, Regex.Matches(evalsha, "\"(?:[^\"\\\\]|\\\\.)*\"").Count);
         Assert.Equal(new Dictionary<string, string> { ["a"] = "A-value", ["b"] = "B-new", ["cart"] = "C-value" }, await _inspect.HashAsync(Key(id, "data")));
     }
 
