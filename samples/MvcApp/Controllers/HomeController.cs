@@ -1,0 +1,17 @@
+using Microsoft.AspNetCore.Mvc;
+using SessionLocking;
+
+namespace MvcApp.Controllers;
+
+/// <summary>The home page. It uses no session itself (Required by default, but it never reads or writes it).</summary>
+public sealed class HomeController : Controller
+{
+    [HttpGet("/")]
+    public IActionResult Index() => View();
+
+    /// <summary>The error page of the exception handler (outside Development). It needs no session.</summary>
+    [HttpGet("/error")]
+    [SessionState(SessionStateBehavior.Disabled)]
+    [ResponseCache(Duration = 0, Location = ResponseCacheLocation.None, NoStore = true)]
+    public IActionResult Error() => View();
+}
