@@ -44,6 +44,9 @@ public sealed class SampleApp : IDisposable
     public static SampleApp With(Action<LockedSessionOptions> configure) =>
         new(services => services.Configure(configure));
 
+    /// <summary>The sample with changed services.</summary>
+    public static SampleApp WithServices(Action<IServiceCollection> configureServices) => new(configureServices);
+
     /// <summary>Where Kestrel listens, e.g. http://127.0.0.1:41234/.</summary>
     public Uri Address => _started.Value.Address;
 
