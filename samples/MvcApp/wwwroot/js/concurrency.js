@@ -85,15 +85,20 @@
         });
     }
 
+    // Two required requests must never overlap: the second is let in only after the first released the lock,
+    // which happens after its action ended. A read-only request may overlap a required one: it is let in only
+    // while no writer holds the lock, but a writer that comes later does not wait for it (readers never hold
+    // writers up), so it can start while the reader still runs.
     function judge(results) {
-        var any = false, writerOverlap = false;
+        var any = false, writerOverlap = false, readerWithWriter = false;
         for (var i = 0; i < results.length; i++) {
             for (var j = i + 1; j < results.length; j++) {
                 var a = results[i], b = results[j];
                 if (!overlaps(a, b)) { continue; }
                 any = true;
-                var sessionA = a.behavior !== 'Disabled', sessionB = b.behavior !== 'Disabled';
-                if (sessionA && sessionB && (a.behavior === 'Required' || b.behavior === 'Required')) { writerOverlap = true; }
+                var kinds = [a.behavior, b.behavior].sort().join('+');
+                if (kinds === 'Required+Required') { writerOverlap = true; }
+                if (kinds === 'ReadOnly+Required') { readerWithWriter = true; }
             }
         }
 
@@ -102,10 +107,15 @@
         text += any
             ? ' — up to ' + max + ' of the ' + results.length + ' requests ran at the same time.'
             : ' — the ' + results.length + ' requests ran one after another.';
-        if (results.some(function (r) { return r.behavior === 'Required'; })) {
+        if (results.filter(function (r) { return r.behavior === 'Required'; }).length > 1) {
             text += writerOverlap
-                ? ' A required request overlapped another request of the session: locking is broken!'
-                : ' No required request overlapped another request of the session.';
+                ? ' Two required requests overlapped: locking is broken!'
+                : ' No two required requests overlapped.';
+        }
+
+        if (readerWithWriter) {
+            text += ' A read-only request overlapped a required one: it was let in before that writer took the lock' +
+                ' (read-only requests wait for a writer that holds the lock, but never hold one up).';
         }
 
         verdict.textContent = text;
