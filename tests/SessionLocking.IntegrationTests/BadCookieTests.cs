@@ -30,6 +30,7 @@ public sealed class BadCookieTests : IClassFixture<SampleAppFixture>
     [MemberData(nameof(BadIds))]
     public async Task ABadSessionCookieGetsAFreshSession(string kind, string sent)
     {
+        var logged = _app.Logs.Entries.Count;
         var browser = _app.NewBrowser();
         browser.SetCookie(Browser.SessionCookieName, sent);
 
@@ -49,6 +50,7 @@ public sealed class BadCookieTests : IClassFixture<SampleAppFixture>
         // The new id works.
         Assert.Equal(2, await browser.IncrementAsync());
         Assert.Equal(issued, browser.SessionId);
+        Assert.Empty(_app.ErrorsSince(logged)); // no exception anywhere
     }
 
     private static string WellFormedId()

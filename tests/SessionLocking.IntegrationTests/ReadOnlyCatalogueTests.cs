@@ -16,6 +16,7 @@ public sealed class ReadOnlyCatalogueTests : IClassFixture<SampleAppFixture>
     {
         var browser = _app.NewBrowser();
         var id = await browser.StartSessionAsync();
+        var logged = _app.Logs.Entries.Count;
 
         using var tried = await browser.PostAsync("/catalogue/try-write");
         var json = JsonSerializer.Deserialize<JsonElement>(await tried.Content.ReadAsStringAsync());
@@ -31,6 +32,7 @@ public sealed class ReadOnlyCatalogueTests : IClassFixture<SampleAppFixture>
         Assert.Equal(["counter"], info.Keys());
         Assert.Equal(1, info.GetProperty("counter").GetInt32());
         Assert.Equal(id, browser.SessionId);
+        Assert.Contains(_app.Logs.Entries.Skip(logged), e => e.EventId.Name == "ReadOnlyChangesDiscarded" && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
     }
 
     [Fact]

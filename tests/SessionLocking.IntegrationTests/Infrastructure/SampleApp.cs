@@ -30,7 +30,7 @@ public sealed class SampleApp : IDisposable
         _factory = _root.WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Development");
-            builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+            builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning).AddProvider(Logs));
             if (configureServices is not null)
             {
                 builder.ConfigureServices(configureServices);
@@ -46,6 +46,13 @@ public sealed class SampleApp : IDisposable
 
     /// <summary>The sample with changed services.</summary>
     public static SampleApp WithServices(Action<IServiceCollection> configureServices) => new(configureServices);
+
+    /// <summary>The app's warnings and errors so far.</summary>
+    public LogSink Logs { get; } = new();
+
+    /// <summary>The errors (and worse) logged after entry <paramref name="since"/> of <see cref="Logs"/>.</summary>
+    public IReadOnlyList<LogEntry> ErrorsSince(int since) =>
+        Logs.Entries.Skip(since).Where(e => e.Level >= LogLevel.Error).ToList();
 
     /// <summary>Where Kestrel listens, e.g. http://127.0.0.1:41234/.</summary>
     public Uri Address => _started.Value.Address;
