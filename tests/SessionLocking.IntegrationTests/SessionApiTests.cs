@@ -100,6 +100,21 @@ public sealed class SessionApiTests : IClassFixture<SampleAppFixture>
     }
 
     [Fact]
+    public async Task HttpContextSessionSeesTheSameItemsAsTheClassicApi()
+    {
+        var browser = _app.NewBrowser();
+        await browser.StartSessionAsync();
+        await SaveNoteAsync(browser, "same item");
+
+        var info = await browser.InfoAsync();
+        var core = info.GetProperty("core");
+
+        Assert.True(core.GetProperty("isAvailable").GetBoolean());
+        Assert.Equal(info.Keys(), core.GetProperty("keys").EnumerateArray().Select(k => k.GetString()!));
+        Assert.Equal("same item", core.GetProperty("note").GetString());
+    }
+
+    [Fact]
     public async Task TheSessionPageShowsOnlyTheLastFourCharactersOfTheId()
     {
         var browser = _app.NewBrowser();

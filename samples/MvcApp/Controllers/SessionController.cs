@@ -29,7 +29,10 @@ public sealed class SessionController : Controller
             message));
     }
 
-    /// <summary>The same facts as JSON (for scripts and tests); the id is masked here too.</summary>
+    /// <summary>
+    /// The same facts as JSON (for scripts and tests); the id is masked here too. <c>core</c> reads the same items
+    /// through ASP.NET Core's <c>HttpContext.Session</c>.
+    /// </summary>
     [HttpGet("info")]
     public IActionResult Info()
     {
@@ -45,6 +48,12 @@ public sealed class SessionController : Controller
             keys = session.Keys,
             note = session[NoteKey] as string,
             counter = session[CartKeys.Counter] as int?,
+            core = new
+            {
+                isAvailable = HttpContext.Session.IsAvailable,
+                keys = HttpContext.Session.Keys,
+                note = HttpContext.Session.GetString(NoteKey),
+            },
         });
     }
 
