@@ -8,7 +8,7 @@ namespace SessionLocking.IntegrationTests;
 public sealed class DisabledSessionTests : IClassFixture<SampleAppFixture>
 {
     private const string DisabledMessage =
-        "Session state is disabled for this endpoint ([SessionState(SessionStateBehavior.Disabled)]). Use SessionStateBehavior.ReadOnly or Required to access the session.";
+        "Session state is disabled for this endpoint (SessionStateBehavior.Disabled, from [SessionState], WithSessionState, the configured DefaultBehavior or SetSessionStateBehavior). Use SessionStateBehavior.ReadOnly or Required to access the session.";
 
     private readonly SampleApp _app;
 

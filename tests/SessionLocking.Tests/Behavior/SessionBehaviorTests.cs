@@ -287,8 +287,14 @@ public abstract class SessionBehaviorTests
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
         var abandoned = client.SessionId;
 
-        (await client.PostAsync("/abandon")).Dispose();
+        using (var abandon = await client.PostAsync("/abandon"))
+        {
+            Assert.Contains("expires=Thu, 01 Jan 1970", SessionClient.SessionCookieOf(abandon));
+        }
 
+        using var stale = host.CreateClient();
+        stale.SessionId = abandoned;
+        Assert.Null(await stale.GetJsonAsync<string>("/get?key=a"));
         var info = await client.GetJsonAsync<TestEndpoints.SessionInfo>("/info");
         Assert.True(info.IsNew);
         Assert.NotEqual(abandoned, info.Id);
