@@ -11,6 +11,7 @@ var app = builder.Build();
 app.UseRouting();
 app.UseLockedSession();
 app.MapTestEndpoints();
+app.MapFaultEndpoints();
 app.MapGet("/tracker", (WriterTracker tracker) => Results.Ok(new { tracker.Violations, tracker.MaxReadersTogether }))
     .WithSessionState(SessionLocking.SessionStateBehavior.Disabled);
 app.Run();

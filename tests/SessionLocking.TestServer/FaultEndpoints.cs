@@ -1,0 +1,78 @@
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace SessionLocking.TestServer;
+
+/// <summary>
+/// Endpoints for the fault suite (tests/SessionLocking.Tests/Faults). They differ in one thing that matters when
+/// the write-back fails: whether the response has started when the endpoint returns. The "quiet" ones write no
+/// body, so the response starts only after the write-back and a failed write-back can still become a status
+/// code; the "flush" one sends its body first, so a failed write-back can only abort the connection.
+/// </summary>
+public static class FaultEndpoints
+{
+    public const string CounterHeader = "X-Counter";
+
+    public static IEndpointRouteBuilder MapFaultEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Sets "held", then stays inside (holding the lock) until the test opens the gate; no body.
+        app.MapPost("/faults/hold-quiet", async (HttpContext context, HoldGate gate, string value) =>
+        {
+            context.GetSessionState()["held"] = value;
+            await gate.WaitAsync(CancellationToken.None);
+            return Results.Ok();
+        });
+
+        // Sets "held", sends and flushes a body (the response has started), then waits for the gate.
+        app.MapPost("/faults/flush-then-hold", async (HttpContext context, HoldGate gate, string value) =>
+        {
+            context.GetSessionState()["held"] = value;
+            context.Response.ContentType = "text/plain";
+            await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes("body-" + value), CancellationToken.None);
+            await context.Response.Body.FlushAsync(CancellationToken.None);
+            await gate.WaitAsync(CancellationToken.None);
+        });
+
+        // Sets a value, keeps the lock for ms milliseconds (even if the client leaves), no body.
+        app.MapPost("/faults/slow-set", async (HttpContext context, string key, string value, int ms) =>
+        {
+            context.GetSessionState()[key] = value;
+            await Task.Delay(ms, CancellationToken.None);
+            return Results.Ok();
+        });
+
+        // Read-modify-write of "counter" with ms of work in between (0: as fast as possible). The new value goes
+        // in a header, not a body: a 200 is sent only once the write-back succeeded, and a rejected or failed
+        // write-back is a status code, so the client always knows whether its increment counted.
+        app.MapPost("/faults/increment", async (HttpContext context, WriterTracker tracker, int? ms) =>
+        {
+            var session = context.GetSessionState();
+            using (tracker.Enter(session.SessionID, writer: true))
+            {
+                var value = session.Get<int>("counter");
+                await Task.Yield();
+                if (ms is > 0)
+                {
+                    await Task.Delay(ms.Value, CancellationToken.None);
+                }
+
+                session.Set("counter", value + 1);
+                context.Response.Headers[CounterHeader] = (value + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Results.Ok();
+            }
+        });
+
+        // Read-only view of the counter and whether the session is new (a lost session is visible as IsNew).
+        app.MapGet("/faults/counter", (HttpContext context) =>
+        {
+            var session = context.GetSessionState();
+            return Results.Ok(new CounterView(session.Get<int>("counter"), session.IsNewSession));
+        }).WithSessionState(SessionStateBehavior.ReadOnly);
+
+        return app;
+    }
+
+    public sealed record CounterView(int Counter, bool IsNew);
+}
