@@ -213,9 +213,12 @@ internal static partial class FaultKit
 
         public async ValueTask DisposeAsync()
         {
-            await _stop.CancelAsync();
+            if (!_stop.IsCancellationRequested)
+            {
+                await _stop.CancelAsync();
+            }
+
             await _loop;
-            _stop.Dispose();
         }
     }
 
@@ -274,9 +277,12 @@ internal static partial class FaultKit
 
         public async ValueTask DisposeAsync()
         {
-            await _stop.CancelAsync();
+            if (!_stop.IsCancellationRequested)
+            {
+                await _stop.CancelAsync();
+            }
+
             await _loop;
-            _stop.Dispose();
         }
     }
 }
