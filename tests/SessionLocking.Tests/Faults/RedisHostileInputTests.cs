@@ -1,0 +1,352 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using SessionLocking.Tests.Infrastructure;
+using SessionLocking.Tests.Redis;
+using Xunit.Abstractions;
+
+namespace SessionLocking.Tests.Faults;
+
+/// <summary>
+/// Hostile input against the Redis store. The cookie fuzz of <c>HostileInputTests</c> (in memory, with a recording
+/// store) is run here against Redis with every command Redis executed recorded (MONITOR, including the commands
+/// run inside the scripts): no key and no channel outside <c>{prefix:&lt;24 chars a-z0-5&gt;}:suffix</c> was ever
+/// touched, so nothing from a cookie can leave its session's hash tag. Limits, unserializable values and corrupt
+/// stored data once each on Redis (the middleware logic is store-independent; what is Redis-specific is that the
+/// lock is released at once and nothing reaches Redis).
+/// </summary>
+public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutputHelper output) : IClassFixture<RedisFixture>
+{
+    private const string CookieName = SessionClient.CookieName;
+    private readonly string _prefix = "hostile-" + Guid.NewGuid().ToString("N")[..8];
+
+    [Fact]
+    public async Task Ten_thousand_forged_cookies_on_redis_touch_no_key_outside_a_valid_sessions_hash_tag()
+    {
+        // A session of another application on the same Redis: its id, replayed here, must not reach its data.
+        var otherPrefix = _prefix + "-other";
+        string foreignId;
+        await using (var other = await FaultKit.StartHostAsync(redis.Configuration, otherPrefix))
+        {
+            using var victim = other.CreateClient();
+            (await victim.PostAsync("/set?key=a&value=secret")).Dispose();
+            foreignId = victim.SessionId!;
+        }
+
+        var form = FaultKit.KeyForm(_prefix);
+        var violations = new ConcurrentQueue<string>();
+        var commands = new ConcurrentDictionary<string, int>();
+        long lines = 0;
+        using var monitor = await redis.Server.ConnectAsync();
+        await monitor.MonitorAsync(line =>
+        {
+            Interlocked.Increment(ref lines);
+            CheckMonitorLine(line, form, violations, commands);
+        });
+
+        await using var host = await FaultKit.StartHostAsync(redis.Configuration, _prefix, operationTimeout: TimeSpan.FromSeconds(10));
+        var cases = ForgedCookies(foreignId).ToArray();
+        Assert.True(cases.Length >= 10_000, $"only {cases.Length} cases");
+        var problems = new ConcurrentQueue<string>();
+        var issued = new ConcurrentDictionary<string, byte>();
+        var rejectedByHttp = 0;
+
+        await Parallel.ForEachAsync(cases, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (headers, _) =>
+        {
+            var response = await RawHttp.SendAsync(host.Address, "POST", "/set?key=a&value=1", headers);
+            if (response.Status == 400 && headers.Any(h => h.Any(b => b < 0x20 && b != 0x09 || b >= 0x7f)))
+            {
+                Interlocked.Increment(ref rejectedByHttp); // Kestrel refuses control and non-ASCII bytes before any middleware.
+                return;
+            }
+
+            var cookie = response.SetCookies.SingleOrDefault(c => c.StartsWith(CookieName + "=", StringComparison.Ordinal));
+            var id = cookie?.Split(';')[0][(CookieName.Length + 1)..];
+            if (response.Status != 200 || id is null || !SessionIds.IsValid(id) || !issued.TryAdd(id, 0)
+                || headers.Any(h => Encoding.Latin1.GetString(h).Contains(id, StringComparison.Ordinal)))
+            {
+                problems.Enqueue($"{response.Status} {cookie} for {Convert.ToHexString(headers[0][..Math.Min(40, headers[0].Length)])}");
+            }
+        });
+
+        // Every key of the server: this application's keys have the form, the other application's are untouched.
+        long seen;
+        do
+        {
+            seen = Interlocked.Read(ref lines);
+            await Task.Delay(300); // until the last MONITOR lines arrived
+        }
+        while (Interlocked.Read(ref lines) != seen);
+        monitor.Dispose();
+        var keys = await FaultKit.ScanAllKeysAsync(redis.Server);
+        var mine = keys.Where(k => k.StartsWith("{" + _prefix + ":", StringComparison.Ordinal)).ToArray();
+        var otherForm = FaultKit.KeyForm(otherPrefix);
+        output.WriteLine($"{cases.Length} forged cookies: {cases.Length - rejectedByHttp} got a fresh session, {rejectedByHttp} refused by Kestrel (400); " +
+                         $"{Interlocked.Read(ref lines)} MONITOR lines checked ({string.Join(", ", commands.OrderBy(c => c.Key).Select(c => $"{c.Key} {c.Value}"))}); {keys.Count} keys in Redis at the end");
+        Assert.Empty(problems.Take(10));
+        Assert.Empty(violations.Take(10));
+        Assert.True(cases.Length - rejectedByHttp >= 9_000, $"{rejectedByHttp} of {cases.Length} were refused by HTTP itself");
+        var anyTestOfThisClass = new Regex("^\\{hostile-[0-9a-f]{8}(-other)?:[a-z0-5]{24}\\}:(data|meta|lock|fence)$"); // the server is this class's
+        Assert.All(keys, k => Assert.True(form.IsMatch(k) || otherForm.IsMatch(k) || (!k.StartsWith("{" + _prefix, StringComparison.Ordinal) && anyTestOfThisClass.IsMatch(k)), $"key {k} outside the session key form"));
+        Assert.DoesNotContain(mine, k => k.EndsWith(":lock", StringComparison.Ordinal));
+        var sessions = mine.Select(k => k[..k.IndexOf('}')]).Distinct().Count();
+        Assert.Equal(issued.Count, sessions); // One hash tag per fresh session, nothing else.
+        Assert.Equal(issued.Count * 3, mine.Length); // data, meta, fence
+        using var inspect = await redis.Server.ConnectAsync();
+        Assert.Contains("secret", (await inspect.HashAsync($"{{{otherPrefix}:{foreignId}}}:data"))["a"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_session_over_the_size_limit_on_redis_fails_sends_nothing_and_releases_the_lock_at_once()
+    {
+        await using var host = await FaultKit.StartHostAsync(redis.Configuration, _prefix, o => o.MaxSessionBytes = 2000);
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=a&value=" + new string('x', 900))).Dispose();
+        using var inspect = await redis.Server.ConnectAsync();
+        var dataKey = $"{{{_prefix}:{client.SessionId}}}:data";
+        var before = await inspect.HashAsync(dataKey);
+
+        var outcome = await FaultKit.SendAsync(client, HttpMethod.Post, "/set?key=b&value=" + new string('y', 1500));
+
+        Assert.Equal(500, outcome.Status);
+        Assert.Equal(before, await inspect.HashAsync(dataKey));
+        Assert.Empty(await FaultKit.LockKeysAsync(redis.Server, _prefix)); // released now, not after the lock's TTL
+        Assert.True(TestLog.Has("WriteBackFailed"));
+        Assert.Equal(900, (await client.GetJsonAsync<string>("/get?key=a")).Length);
+    }
+
+    [Fact]
+    public async Task An_unserializable_value_on_redis_fails_sends_nothing_and_releases_the_lock_at_once()
+    {
+        await using var host = await FaultKit.StartHostAsync(redis.Configuration, _prefix, app: app =>
+            app.MapPost("/cycle", (HttpContext c) =>
+            {
+                var session = c.GetSessionState();
+                session["small"] = "changed";
+                var node = new Node();
+                node.Next = node;
+                session.Set("loop", node);
+                return Results.Ok();
+            }));
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=small&value=original")).Dispose();
+
+        var outcome = await FaultKit.SendAsync(client, HttpMethod.Post, "/cycle");
+
+        Assert.Equal(500, outcome.Status);
+        Assert.Empty(await FaultKit.LockKeysAsync(redis.Server, _prefix));
+        Assert.Equal("original", await client.GetJsonAsync<string>("/get?key=small"));
+        using var inspect = await redis.Server.ConnectAsync();
+        Assert.DoesNotContain("loop", (await inspect.HashAsync($"{{{_prefix}:{client.SessionId}}}:data")).Keys);
+    }
+
+    [Fact]
+    public async Task A_value_corrupted_in_redis_gives_a_clear_error_for_that_key_and_the_rest_stays_usable()
+    {
+        await using var host = await FaultKit.StartHostAsync(redis.Configuration, _prefix, app: app =>
+            app.MapGet("/read", (HttpContext c, string key) =>
+            {
+                try
+                {
+                    return Results.Ok(c.GetSessionState()[key]?.ToString());
+                }
+                catch (SessionSerializationException ex)
+                {
+                    return Results.Problem(ex.Message, statusCode: 500);
+                }
+            }).WithSessionState(SessionStateBehavior.ReadOnly));
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=good&value=fine")).Dispose();
+        (await client.PostAsync("/set?key=bad&value=soon-corrupt")).Dispose();
+        using (var inspect = await redis.Server.ConnectAsync())
+        {
+            // Written behind the application's back: bytes that are no serialized value.
+            Assert.Equal(0L, await inspect.IntegerAsync("HSET", $"{{{_prefix}:{client.SessionId}}}:data", "bad", "\u0001\u0000garbage"));
+        }
+
+        var bad = await FaultKit.SendAsync(client, HttpMethod.Get, "/read?key=bad");
+
+        Assert.Equal(500, bad.Status);
+        Assert.Contains("'bad'", bad.Body);
+        Assert.Equal("fine", await client.GetJsonAsync<string>("/read?key=good"));
+        Assert.Equal(200, (await FaultKit.SendAsync(client, HttpMethod.Post, "/set?key=other&value=1")).Status); // Required still works
+        Assert.Empty(await FaultKit.LockKeysAsync(redis.Server, _prefix));
+    }
+
+    private sealed class Node
+    {
+        public Node? Next { get; set; }
+    }
+
+    /// <summary>Checks the keys and channels of one MONITOR line against the session key form.</summary>
+    private static void CheckMonitorLine(string line, Regex form, ConcurrentQueue<string> violations, ConcurrentDictionary<string, int> commands)
+    {
+        var open = line.IndexOf("] ", StringComparison.Ordinal);
+        if (open < 0)
+        {
+            return;
+        }
+
+        var lua = line.Contains(" [0 lua] ", StringComparison.Ordinal);
+        var args = MonitorArgs(line[(open + 2)..]);
+        if (args.Count == 0)
+        {
+            return;
+        }
+
+        var command = args[0].ToUpperInvariant();
+        commands.AddOrUpdate((lua ? "lua " : "") + command, 1, (_, n) => n + 1);
+        IEnumerable<string> keys = command switch
+        {
+            "EVALSHA" or "EVAL" => args.Skip(3).Take(int.Parse(args[2])),
+            "DEL" => args.Skip(1),
+            "TIME" or "PING" or "INFO" or "ECHO" or "CLIENT" or "CONFIG" or "CLUSTER" or "SCRIPT" or "MONITOR" or "SELECT" => [],
+            "SUBSCRIBE" or "UNSUBSCRIBE" => args.Skip(1).Where(c => c != "__Booksleeve_MasterChanged"),
+            "SCAN" or "KEYS" or "MGET" or "HELLO" => [],
+            "GET" when !lua && args.Count == 2 && args[1] == "__Booksleeve_TieBreak" => [], // StackExchange.Redis reads its tie-breaker at connect
+            _ when args.Count > 1 => [args[1]], // HGET, HMGET, HSET, HDEL, HGETALL, GET, SET, PEXPIRE, PTTL, PUBLISH (the channel), ...
+            _ => [],
+        };
+        foreach (var key in keys)
+        {
+            if (!form.IsMatch(key))
+            {
+                violations.Enqueue($"{key} in: {line}");
+            }
+        }
+    }
+
+    /// <summary>The quoted arguments of a MONITOR line (escapes as Redis writes them: \" \\ \n \r \t \a \b \xHH).</summary>
+    private static List<string> MonitorArgs(string text)
+    {
+        var args = new List<string>();
+        var i = 0;
+        while (i < text.Length)
+        {
+            if (text[i] != '"')
+            {
+                i++;
+                continue;
+            }
+
+            var value = new StringBuilder();
+            i++;
+            while (i < text.Length && text[i] != '"')
+            {
+                if (text[i] == '\\' && i + 1 < text.Length)
+                {
+                    var next = text[i + 1];
+                    if (next == 'x' && i + 3 < text.Length)
+                    {
+                        value.Append((char)Convert.ToByte(text.Substring(i + 2, 2), 16));
+                        i += 4;
+                        continue;
+                    }
+
+                    value.Append(next switch { 'n' => '\n', 'r' => '\r', 't' => '\t', 'a' => '\a', 'b' => '\b', _ => next });
+                    i += 2;
+                    continue;
+                }
+
+                value.Append(text[i++]);
+            }
+
+            args.Add(value.ToString());
+            i++;
+        }
+
+        return args;
+    }
+
+    /// <summary>
+    /// 10,000+ forged cookie headers, the families of <c>HostileInputTests</c> plus ones aimed at Redis keys:
+    /// hash-tag braces, glob characters, key suffixes, a prefix of this application and of another one, and the
+    /// well-formed id of another application's session.
+    /// </summary>
+    private IEnumerable<byte[][]> ForgedCookies(string foreignId)
+    {
+        var random = new Random(20261122);
+        byte[] Cookie(string value) => Encoding.Latin1.GetBytes(CookieName + "=" + value);
+        byte[] CookieBytes(byte[] value) => Encoding.ASCII.GetBytes(CookieName + "=").Concat(value).ToArray();
+        string ValidId() => SessionIds.Create();
+        var allBytes = Enumerable.Range(0, 256).Select(b => (byte)b).Where(b => b is not (13 or 10)).ToArray();
+
+        foreach (var b in allBytes)
+        {
+            yield return [CookieBytes([b])];
+            yield return [CookieBytes(Enumerable.Repeat(b, 24).ToArray())];
+            var id = Encoding.ASCII.GetBytes(ValidId());
+            id[random.Next(24)] = b;
+            yield return [CookieBytes(id)];
+            yield return [CookieBytes(Encoding.ASCII.GetBytes(ValidId()[..23]).Append(b).ToArray())];
+        }
+
+        string[] aimed =
+        [
+            "{", "}", "{}", "}{", "{" + _prefix + ":", "{" + _prefix + ":x}", "{" + _prefix + "-other:" + foreignId + "}", "*", "?", "[a-z]*", "\\", ":lock", ":data",
+            "}:lock", "{x}:meta", "' or 1=1", "]]..redis.call('FLUSHALL')..[[", "%7B", "%00", "..", "/", "session:", " ", "\t",
+        ];
+        foreach (var piece in aimed)
+        {
+            var id = ValidId();
+            yield return [Cookie(piece)];
+            yield return [Cookie(id + piece)];
+            yield return [Cookie(piece + id)];
+            yield return [Cookie(id[..12] + piece + id[12..])];
+            yield return [Cookie(id[..(24 - Math.Min(piece.Length, 24))] + piece[..Math.Min(piece.Length, 24)])]; // 24 characters, not all a-z0-5
+        }
+
+        for (var i = 0; i < 50; i++)
+        {
+            yield return [Cookie(foreignId)]; // well-formed, unknown to this application: a fresh id, never the other's data
+        }
+
+        foreach (var length in new[] { 1, 2, 23, 24, 25, 100, 1000, 4096, 8192 })
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                yield return [CookieBytes(Enumerable.Range(0, length).Select(_ => allBytes[random.Next(allBytes.Length)]).ToArray())];
+            }
+        }
+
+        const string printable = "!#$%&'()*+-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~";
+        for (var i = 0; i < 6_000; i++)
+        {
+            var length = i % 10 == 0 ? random.Next(1, 8193) : random.Next(1, 64);
+            yield return [Cookie(new string(Enumerable.Range(0, length).Select(_ => printable[random.Next(printable.Length)]).ToArray()))];
+        }
+
+        for (var i = 0; i < 2_000; i++)
+        {
+            var id = ValidId().ToCharArray();
+            switch (i % 4)
+            {
+                case 0:
+                    id[random.Next(24)] = "6789ABZ_-{}:*"[random.Next(13)];
+                    yield return [Cookie(new string(id))];
+                    break;
+                case 1:
+                    yield return [Cookie(new string(id)[..random.Next(1, 24)])];
+                    break;
+                case 2:
+                    yield return [Cookie(new string(id) + "a")];
+                    break;
+                default:
+                    yield return [Cookie(new string(id).ToUpperInvariant())];
+                    break;
+            }
+        }
+
+        for (var i = 0; i < 600; i++)
+        {
+            var unknown = ValidId();
+            var junk = "x" + random.Next();
+            yield return i % 2 == 0
+                ? [Cookie(junk + "; " + CookieName + "=" + unknown)]
+                : [Cookie(unknown), Cookie(junk)];
+        }
+    }
+}
