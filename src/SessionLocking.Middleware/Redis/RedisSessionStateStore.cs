@@ -55,6 +55,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         if not timeout and ARGV[2] ~= '1' then
           return {1}
         end
+        if timeout and not tonumber(timeout) then
+          return redis.error_reply('corrupt session: meta timeout is not a number')
+        end
         local token = tonumber(redis.call('GET', KEYS[4]) or '0') + 1
         if now > token then token = now end
         token = int(token)

@@ -176,6 +176,31 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
         Assert.Empty(await FaultKit.LockKeysAsync(redis.Server, _prefix));
     }
 
+    [Fact]
+    public async Task A_corrupted_session_timeout_in_redis_fails_with_503_and_leaves_no_lock_behind()
+    {
+        await using var host = await FaultKit.StartHostAsync(redis.Configuration, _prefix, o =>
+        {
+            o.ExecutionTimeout = TimeSpan.FromSeconds(30);
+            o.LockWaitTimeout = TimeSpan.FromSeconds(5);
+        });
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=good&value=fine")).Dispose();
+        using var inspect = await redis.Server.ConnectAsync();
+        Assert.Equal(0L, await inspect.IntegerAsync("HSET", $"{{{_prefix}:{client.SessionId}}}:meta", "timeout", "twenty minutes"));
+
+        var required = await FaultKit.SendAsync(client, HttpMethod.Post, "/set?key=a&value=1");
+        var readOnly = await FaultKit.SendAsync(client, HttpMethod.Get, "/get?key=good");
+        var again = await FaultKit.SendAsync(client, HttpMethod.Post, "/set?key=a&value=2");
+
+        output.WriteLine($"corrupt timeout: Required {required}, ReadOnly {readOnly}, Required again {again}");
+        Assert.Equal(503, required.Status); // an error answer of the store, never an empty session
+        Assert.Equal(503, readOnly.Status);
+        Assert.Equal(503, again.Status);
+        Assert.True(again.Elapsed < TimeSpan.FromSeconds(3), $"the second request waited {again.Elapsed} for a lock the failed acquire left");
+        Assert.Empty(await FaultKit.LockKeysAsync(redis.Server, _prefix));
+    }
+
     private sealed class Node
     {
         public Node? Next { get; set; }
