@@ -482,10 +482,7 @@ public abstract class SessionBehaviorTests
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
         var id = client.SessionId!;
         var coordinator = host.Services.GetRequiredService<SessionLockCoordinator>();
-        host.Gate.Reset();
-
-        var holder = client.PostAsync("/hold?value=h");
-        await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        var holder = await host.HoldLockAsync(client, "h");
         var waiters = new List<Task<HttpResponseMessage>>();
         for (var i = 0; i < 2; i++)
         {
@@ -513,9 +510,7 @@ public abstract class SessionBehaviorTests
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
         var id = client.SessionId!;
         var coordinator = host.Services.GetRequiredService<SessionLockCoordinator>();
-        host.Gate.Reset();
-        var holder = client.PostAsync("/hold?value=h");
-        await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        var holder = await host.HoldLockAsync(client, "h");
 
         using var leaving = new CancellationTokenSource();
         var waiter = client.PostAsync("/set?key=a&value=never", leaving.Token);

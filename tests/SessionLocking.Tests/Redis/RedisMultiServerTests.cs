@@ -123,10 +123,7 @@ public sealed class RedisMultiServerTests : IClassFixture<RedisFixture>
         using var b = second.CreateClient();
         (await a.PostAsync("/set?key=w&value=before")).Dispose();
         b.SessionId = a.SessionId;
-        first.Gate.Reset();
-
-        var stale = a.PostAsync("/hold?value=stale");
-        await first.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        var stale = await first.HoldLockAsync(a, "stale");
         using (var newer = await b.PostAsync("/set?key=w&value=newer"))
         {
             Assert.Equal(HttpStatusCode.OK, newer.StatusCode);

@@ -63,9 +63,7 @@ public sealed partial class RedisRoundTripTests : IClassFixture<RedisFixture>, I
             ["Required that waited on the same server (holder + waiter)"] = await ScriptsRunBy(async () =>
             {
                 var coordinator = host.Services.GetRequiredService<SessionLockCoordinator>();
-                host.Gate.Reset();
-                var holder = client.PostAsync("/hold?value=h");
-                await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+                var holder = await host.HoldLockAsync(client, "h");
                 var waiter = client.PostAsync("/set?key=a&value=3");
                 await Until(() => coordinator.WaitingCount(client.SessionId!) == 1);
                 host.Gate.Open();
@@ -77,9 +75,7 @@ public sealed partial class RedisRoundTripTests : IClassFixture<RedisFixture>, I
                 using var elsewhere = other.CreateClient();
                 elsewhere.SessionId = client.SessionId;
                 var coordinator = other.Services.GetRequiredService<SessionLockCoordinator>();
-                host.Gate.Reset();
-                var holder = client.PostAsync("/hold?value=h");
-                await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+                var holder = await host.HoldLockAsync(client, "h");
                 var waiter = elsewhere.PostAsync("/set?key=a&value=4");
                 await Until(() => coordinator.WaitingCount(client.SessionId!) == 1);
                 await Task.Delay(100); // Subscribed (the subscription is made when the waiter queues).
