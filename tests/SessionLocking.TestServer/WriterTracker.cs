@@ -54,6 +54,10 @@ public sealed class WriterTracker
 
     private sealed class Exit(ConcurrentDictionary<string, int> map, string sessionId) : IDisposable
     {
-        public void Dispose() => map.AddOrUpdate(sessionId, 0, static (_, n) => n - 1);
+        public void Dispose()
+        {
+            map.AddOrUpdate(sessionId, 0, static (_, n) => n - 1);
+            map.TryRemove(new KeyValuePair<string, int>(sessionId, 0)); // only while nobody is inside: no entry per session ever seen
+        }
     }
 }
