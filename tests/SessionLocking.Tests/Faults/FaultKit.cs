@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using SessionLocking.Tests.Infrastructure;
 using SessionLocking.Tests.Redis;
 using SessionLocking.TestServer;
@@ -37,7 +38,8 @@ internal static partial class FaultKit
         TimeSpan? operationTimeout = null,
         WriterTracker? tracker = null,
         Action<WebApplication>? beforeSession = null,
-        Action<WebApplication>? app = null) =>
+        Action<WebApplication>? app = null,
+        LogLevel minimumLogLevel = LogLevel.Information) =>
         TestHost.StartAsync(
             options,
             store => store.AddRedisStore(o =>
@@ -49,6 +51,7 @@ internal static partial class FaultKit
             }),
             services =>
             {
+                services.Configure<LoggerFilterOptions>(o => o.MinLevel = minimumLogLevel);
                 if (tracker is not null)
                 {
                     services.AddSingleton(tracker);
