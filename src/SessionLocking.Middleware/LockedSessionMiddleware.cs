@@ -124,6 +124,7 @@ internal sealed class LockedSessionMiddleware
         }
 
         context.Response.OnStarting(OnResponseStarting, (this, context, session));
+        var http10 = Http10ResponseBuffer.InstallFor(context);
         try
         {
             if (session.IsNewSession)
@@ -141,12 +142,26 @@ internal sealed class LockedSessionMiddleware
         catch
         {
             // Classic: an endpoint that failed releases the lock without writing.
+            http10?.Discard();
             Log.EndpointFailedNotSaved(_logger, new SessionKey(session.OriginalId));
             await ReleaseWithoutSavingAsync(acquisition);
             throw;
         }
 
-        await CompleteAsync(session, acquisition);
+        try
+        {
+            await CompleteAsync(session, acquisition);
+        }
+        catch
+        {
+            http10?.Discard();
+            throw;
+        }
+
+        if (http10 is not null)
+        {
+            await http10.SendAsync();
+        }
     }
 
     /// <summary>Picks the session id and takes the lock (Required) or waits for writers and loads (ReadOnly).</summary>
@@ -296,12 +311,13 @@ internal sealed class LockedSessionMiddleware
     /// wrote gets no cookie, as classic removed the cookie it had planned. Also drops Content-Length: the
     /// write-back runs after the endpoint, and if it fails the client must not already hold a complete
     /// response. Without a length the response ends only when the pipeline completes (final chunk or
-    /// END_STREAM), so a failed write-back aborts it where the client can see it.
+    /// END_STREAM), so a failed write-back aborts it where the client can see it. HTTP/1.0 has neither: its
+    /// response is held in <see cref="Http10ResponseBuffer"/> until the write-back succeeded, so it keeps its length.
     /// </summary>
     private static Task OnResponseStarting(object state)
     {
         var (middleware, context, session) = ((LockedSessionMiddleware, HttpContext, LockedSession))state;
-        if (context.Response.ContentLength > 0)
+        if (context.Response.ContentLength > 0 && !HttpProtocol.IsHttp10(context.Request.Protocol))
         {
             context.Response.ContentLength = null;
         }

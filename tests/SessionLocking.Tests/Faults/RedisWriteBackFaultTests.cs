@@ -46,6 +46,55 @@ public sealed class RedisWriteBackFaultTests(ITestOutputHelper output)
         await AssertRecoversAsync(redis, host, client, fault);
     }
 
+    /// <summary>
+    /// HTTP/1.0 has no chunks: a response without a length ends when the connection closes, so a cut-off response
+    /// would look complete (also to a proxy speaking HTTP/1.0 upstream, nginx's default). The middleware holds
+    /// HTTP/1.0 responses of Required requests until the write-back succeeded: the failure is a 500.
+    /// </summary>
+    [Theory]
+    [InlineData(Fault.Pause)]
+    [InlineData(Fault.Crash)]
+    public async Task Over_HTTP_1_0_a_write_back_that_fails_after_the_body_was_flushed_is_a_500_since_the_response_waits_for_the_write_back(Fault fault)
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var host = await StartHostAsync(redis);
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=w&value=before")).Dispose();
+        host.Gate.Reset();
+
+        var exchange = RawExchange.SendAsync(host.Address, "POST", "/faults/flush-then-hold?value=stale", client.SessionId, "HTTP/1.0");
+        await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        await InjectAsync(redis, fault);
+        host.Gate.Open();
+        var result = await exchange;
+
+        output.WriteLine($"{fault}, HTTP/1.0: the client received {result}");
+        Assert.Equal(500, result.Status);
+        Assert.DoesNotContain("body-stale", result.Body);
+        await AssertRecoversAsync(redis, host, client, fault);
+    }
+
+    [Fact]
+    public async Task Over_HTTP_1_0_a_required_response_that_was_written_back_arrives_whole_with_its_length_and_cookie()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var host = await StartHostAsync(redis);
+        host.Gate.Reset();
+        host.Gate.Open();
+
+        var flushed = await RawExchange.SendAsync(host.Address, "POST", "/faults/flush-then-hold?value=fine", null, "HTTP/1.0");
+        var held = await RawExchange.SendAsync(host.Address, "POST", "/hold?value=sized", null, "HTTP/1.0");
+
+        output.WriteLine($"HTTP/1.0: {flushed}; {held}");
+        Assert.Equal(200, flushed.Status);
+        Assert.Equal("body-fine", flushed.Body);
+        Assert.StartsWith(SessionClient.CookieName + "=", flushed.Headers["Set-Cookie"]);
+        Assert.Equal(200, held.Status);
+        Assert.Equal("content-length", held.Framing); // the endpoint's length is kept: the write-back is already done
+        Assert.True(held.Complete);
+        Assert.Equal("sized", held.Body);
+    }
+
     [Theory]
     [InlineData(Fault.Pause)]
     [InlineData(Fault.Crash)]
