@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using SessionLocking;
 using SessionLocking.Locking;
 
@@ -20,6 +21,21 @@ public static class LockedSessionApplicationBuilderExtensions
                 "UseLockedSession() needs the locked session services: call builder.Services.AddLockedSession() when configuring services.");
         }
 
-        return app.UseMiddleware<LockedSessionMiddleware>();
+        // UseRouting records its route builder under this key. If it is not there yet, routing must not be
+        // added after us: then no request would have an endpoint and every request would silently get no session.
+        var routingBefore = app.Properties.ContainsKey(EndpointRouteBuilderKey);
+        return app.Use(next =>
+        {
+            if (!routingBefore && app.Properties.ContainsKey(EndpointRouteBuilderKey))
+            {
+                throw new InvalidOperationException(
+                    "UseLockedSession() was called before UseRouting(): the session behaviour comes from the endpoint, which is known only after routing. Call app.UseRouting() first, then app.UseLockedSession().");
+            }
+
+            var middleware = ActivatorUtilities.CreateInstance<LockedSessionMiddleware>(app.ApplicationServices, next);
+            return middleware.InvokeAsync;
+        });
     }
+
+    private const string EndpointRouteBuilderKey = "__EndpointRouteBuilder";
 }

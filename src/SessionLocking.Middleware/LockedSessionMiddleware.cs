@@ -21,20 +21,23 @@ internal sealed class LockedSessionMiddleware
     private readonly RequestDelegate _next;
     private readonly LockedSessionOptions _options;
     private readonly SessionLockCoordinator _coordinator;
-    private readonly ISessionStateStore _store;
+    private readonly InstrumentedSessionStateStore _store;
     private readonly SessionValueCodec _codec;
     private readonly ILogger _logger;
     private readonly SessionLockingMetrics _metrics;
+    private readonly SessionCookie _cookie;
 
     public LockedSessionMiddleware(
         RequestDelegate next,
         IOptions<LockedSessionOptions> options,
         SessionLockCoordinator coordinator,
-        ISessionStateStore store,
+        InstrumentedSessionStateStore store,
         SessionValueCodec codec,
         ILogger<LockedSessionMiddleware> logger,
-        SessionLockingMetrics metrics)
+        SessionLockingMetrics metrics,
+        SessionCookie cookie)
     {
+        _cookie = cookie;
         _next = next;
         _options = options.Value;
         _coordinator = coordinator;
@@ -66,17 +69,20 @@ internal sealed class LockedSessionMiddleware
         }
 
         LockAcquisition acquisition;
+        var activity = SessionLockingActivities.Start("sessionlocking.acquire", behavior, cookieId ?? "new");
         try
         {
             acquisition = await AcquireAsync(behavior, cookieId, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            return; // The client left while waiting: it has left the queue, and there is no one to answer.
+            // The client left while waiting: it has left the queue, and there is no one to answer.
+            activity.Finish("cancelled");
+            return;
         }
         catch (Exception ex)
         {
-            _metrics.StoreFailed("acquire");
+            activity.Finish("store_failed", ex);
             Log.StoreFailed(_logger, ex, "acquire");
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, StoreUnavailableMessage);
             return;
@@ -85,12 +91,16 @@ internal sealed class LockedSessionMiddleware
         switch (acquisition.Status)
         {
             case AcquireStatus.QueueFull:
+                activity.Finish("queue_full");
                 await FailAsync(context, StatusCodes.Status429TooManyRequests, QueueFullMessage);
                 return;
             case AcquireStatus.TimedOut:
+                activity.Finish("timed_out");
                 await FailAsync(context, StatusCodes.Status503ServiceUnavailable, WaitTimedOutMessage);
                 return;
         }
+
+        activity.Finish(acquisition.Waited > TimeSpan.Zero ? "acquired_after_wait" : "acquired");
 
         var session = new LockedSession(
             acquisition.SessionId,
@@ -214,7 +224,6 @@ internal sealed class LockedSessionMiddleware
         }
         catch (Exception ex) when (ex is not SessionSerializationException)
         {
-            _metrics.StoreFailed("release");
             Log.WriteBackFailed(_logger, ex, sessionKey, "the session store failed");
             throw;
         }
@@ -268,7 +277,6 @@ internal sealed class LockedSessionMiddleware
         catch (Exception ex)
         {
             // The endpoint's own exception is the one to report; the lock expires by its TTL.
-            _metrics.StoreFailed("release");
             Log.StoreFailed(_logger, ex, "release");
         }
         finally
@@ -300,8 +308,7 @@ internal sealed class LockedSessionMiddleware
 
         if ((session.IsNewSession || session.IsIdRegenerated) && session.WillBeStored)
         {
-            var cookie = middleware._options.Cookie;
-            context.Response.Cookies.Append(cookie.Name!, session.SessionID, cookie.Build(context));
+            middleware._cookie.Write(context, session.SessionID);
             session.CookieIssued = true;
         }
 
@@ -310,19 +317,13 @@ internal sealed class LockedSessionMiddleware
 
     private string? ReadSessionId(HttpContext context)
     {
-        var value = context.Request.Cookies[_options.Cookie.Name!];
-        if (string.IsNullOrEmpty(value))
+        var id = _cookie.Read(context, out var malformed);
+        if (malformed)
         {
-            return null;
+            Log.InvalidSessionIdIgnored(_logger);
         }
 
-        if (SessionIds.IsValid(value))
-        {
-            return value;
-        }
-
-        Log.InvalidSessionIdIgnored(_logger);
-        return null;
+        return id;
     }
 
     private async Task KeepAliveAsync(string? sessionId, CancellationToken cancellationToken)
@@ -339,7 +340,6 @@ internal sealed class LockedSessionMiddleware
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             // Best effort, as classic: a request that uses no session does not fail because sliding failed.
-            _metrics.StoreFailed("keep_alive");
             Log.KeepAliveFailed(_logger, ex);
         }
     }

@@ -80,6 +80,13 @@ public sealed class LockedSessionOptions
     /// </summary>
     public bool ThrowOnReadOnlyWrite { get; set; }
 
+    /// <summary>
+    /// When true, the cookie carries the session id protected with ASP.NET Core Data Protection (encrypted and
+    /// signed) instead of the id itself; a cookie that does not unprotect is treated as no id. Off by default,
+    /// because classic applications running side by side must be able to read the plain id.
+    /// </summary>
+    public bool ProtectCookieValue { get; set; }
+
     /// <summary>Largest serialized value allowed for one item (1 MiB); larger values fail with an error naming the key.</summary>
     public int MaxValueBytes { get; set; } = LockedSessionDefaults.MaxValueBytes;
 

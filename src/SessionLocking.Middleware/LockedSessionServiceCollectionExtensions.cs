@@ -31,11 +31,14 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LockedSessionOptions>, LockedSessionOptionsValidator>());
         services.AddOptions<LockedSessionOptions>().ValidateOnStart();
         services.AddMetrics();
+        services.AddDataProtection();
+        services.TryAddSingleton<SessionCookie>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISessionStateStore>(sp => new InMemorySessionStateStore(sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();
         services.TryAddSingleton<SessionValueCodec>();
         services.TryAddSingleton<SessionLockingMetrics>();
+        services.TryAddSingleton<InstrumentedSessionStateStore>();
         services.TryAddSingleton<SessionLockCoordinator>();
         return new LockedSessionBuilder(services);
     }

@@ -15,6 +15,9 @@ internal sealed class SessionLockingMetrics : IDisposable
     private readonly Counter<long> _queueRejections;
     private readonly Counter<long> _waitTimeouts;
     private readonly Counter<long> _storeFailures;
+    private readonly Histogram<double> _storeDuration;
+    private readonly Counter<long> _bytesRead;
+    private readonly Counter<long> _bytesWritten;
 
     public SessionLockingMetrics(IMeterFactory meterFactory)
     {
@@ -26,6 +29,9 @@ internal sealed class SessionLockingMetrics : IDisposable
         _queueRejections = _meter.CreateCounter<long>("sessionlocking.queue.rejections", "{request}", "Requests rejected because the session's request queue was full.");
         _waitTimeouts = _meter.CreateCounter<long>("sessionlocking.lock.wait.timeouts", "{request}", "Requests that waited past the lock wait timeout.");
         _storeFailures = _meter.CreateCounter<long>("sessionlocking.store.failures", "{call}", "Store calls that failed.");
+        _storeDuration = _meter.CreateHistogram<double>("sessionlocking.store.duration", "s", "Duration of store calls, by operation.");
+        _bytesRead = _meter.CreateCounter<long>("sessionlocking.store.bytes_read", "By", "Bytes of session items loaded from the store.");
+        _bytesWritten = _meter.CreateCounter<long>("sessionlocking.store.bytes_written", "By", "Bytes of session items written to the store.");
     }
 
     public void LockAcquired(SessionStateBehavior behavior, TimeSpan waited)
@@ -43,7 +49,24 @@ internal sealed class SessionLockingMetrics : IDisposable
 
     public void WaitTimedOut() => _waitTimeouts.Add(1);
 
-    public void StoreFailed(string operation) => _storeFailures.Add(1, new KeyValuePair<string, object?>("sessionlocking.operation", operation));
+    /// <summary>One store call: its duration by operation and outcome; failures are counted too.</summary>
+    public void StoreCall(string operation, TimeSpan duration, bool failed)
+    {
+        var operationTag = new KeyValuePair<string, object?>("sessionlocking.operation", operation);
+        if (failed)
+        {
+            _storeDuration.Record(duration.TotalSeconds, operationTag, new KeyValuePair<string, object?>("error.type", "store_failure"));
+            _storeFailures.Add(1, operationTag);
+        }
+        else
+        {
+            _storeDuration.Record(duration.TotalSeconds, operationTag);
+        }
+    }
+
+    public void BytesRead(long bytes) => _bytesRead.Add(bytes);
+
+    public void BytesWritten(long bytes) => _bytesWritten.Add(bytes);
 
     public void Dispose() => _meter.Dispose();
 }

@@ -16,7 +16,7 @@ namespace SessionLocking.Locking;
 internal sealed class SessionLockCoordinator
 {
     private readonly ConcurrentDictionary<string, SessionWaitQueue> _queues = new(StringComparer.Ordinal);
-    private readonly ISessionStateStore _store;
+    private readonly InstrumentedSessionStateStore _store;
     private readonly ISessionReleaseNotifications? _notifications;
     private readonly LockedSessionOptions _options;
     private readonly TimeProvider _time;
@@ -25,7 +25,7 @@ internal sealed class SessionLockCoordinator
     private readonly bool _wakeOnRelease;
 
     public SessionLockCoordinator(
-        ISessionStateStore store,
+        InstrumentedSessionStateStore store,
         IOptions<LockedSessionOptions> options,
         TimeProvider time,
         ILogger<SessionLockCoordinator> logger,
@@ -37,7 +37,7 @@ internal sealed class SessionLockCoordinator
         _logger = logger;
         _metrics = metrics;
         _wakeOnRelease = _options.UseReleaseNotifications;
-        _notifications = _wakeOnRelease ? store as ISessionReleaseNotifications : null;
+        _notifications = _wakeOnRelease ? store.Inner as ISessionReleaseNotifications : null;
     }
 
     /// <summary>Sessions with waiters or local holders right now (for tests and diagnostics).</summary>

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+
+namespace SessionLocking.Diagnostics;
+
+/// <summary>
+/// Wraps the application's store to time every call by operation, count bytes read and written, and trace
+/// loads, write-backs and releases. The middleware and the coordinator talk to the store only through it.
+/// </summary>
+internal sealed class InstrumentedSessionStateStore
+{
+    private readonly TimeProvider _time;
+    private readonly SessionLockingMetrics _metrics;
+
+    public InstrumentedSessionStateStore(ISessionStateStore store, TimeProvider time, SessionLockingMetrics metrics)
+    {
+        Inner = store;
+        _time = time;
+        _metrics = metrics;
+    }
+
+    /// <summary>The application's store.</summary>
+    public ISessionStateStore Inner { get; }
+
+    public SessionStateMode Mode => Inner.Mode;
+
+    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+    {
+        using var activity = SessionLockingActivities.Start("sessionlocking.load", SessionStateBehavior.Required, sessionId);
+        var result = await TimeAsync("get_exclusive", activity, () => Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken));
+        return Loaded(result, activity);
+    }
+
+    public async ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        using var activity = SessionLockingActivities.Start("sessionlocking.load", SessionStateBehavior.ReadOnly, sessionId);
+        var result = await TimeAsync("get_shared", activity, () => Inner.GetSharedAsync(sessionId, cancellationToken));
+        return Loaded(result, activity);
+    }
+
+    public async ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken)
+    {
+        using var activity = SessionLockingActivities.Start("sessionlocking.write_back", SessionStateBehavior.Required, sessionId);
+        long bytes = 0;
+        foreach (var (name, value) in changes.Set)
+        {
+            bytes += name.Length + value.Length;
+        }
+
+        var accepted = await TimeAsync("write_and_release", activity, () => Inner.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken));
+        if (accepted)
+        {
+            _metrics.BytesWritten(bytes);
+        }
+
+        activity?.SetTag(SessionLockingActivities.OutcomeTag, accepted ? "written" : "rejected");
+        return accepted;
+    }
+
+    public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
+        ReleaseLikeAsync("release", sessionId, () => Inner.ReleaseAsync(sessionId, lockId, cancellationToken));
+
+    public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
+        ReleaseLikeAsync("remove", sessionId, () => Inner.RemoveAsync(sessionId, lockId, cancellationToken));
+
+    public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
+        ReleaseLikeAsync("force_release", sessionId, () => Inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken));
+
+    public async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) =>
+        await TimeAsync("keep_alive", null, async () =>
+        {
+            await Inner.KeepAliveAsync(sessionId, cancellationToken);
+            return true;
+        });
+
+    private async ValueTask<bool> ReleaseLikeAsync(string operation, string sessionId, Func<ValueTask<bool>> call)
+    {
+        using var activity = SessionLockingActivities.Start("sessionlocking.release", SessionStateBehavior.Required, sessionId);
+        activity?.SetTag(SessionLockingActivities.OperationTag, operation);
+        var released = await TimeAsync(operation, activity, call);
+        activity?.SetTag(SessionLockingActivities.OutcomeTag, released ? "released" : "rejected");
+        return released;
+    }
+
+    private SessionStoreResult Loaded(SessionStoreResult result, Activity? activity)
+    {
+        if (result.Data is { } data)
+        {
+            long bytes = 0;
+            foreach (var (name, value) in data.Items)
+            {
+                bytes += name.Length + value.Length;
+            }
+
+            _metrics.BytesRead(bytes);
+        }
+
+        activity?.SetTag(SessionLockingActivities.OutcomeTag, result.Status switch
+        {
+            SessionStoreStatus.Found => "found",
+            SessionStoreStatus.NotFound => "not_found",
+            _ => "locked",
+        });
+        return result;
+    }
+
+    private async ValueTask<T> TimeAsync<T>(string operation, Activity? activity, Func<ValueTask<T>> call)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            var result = await call();
+            _metrics.StoreCall(operation, _time.GetElapsedTime(started), failed: false);
+            return result;
+        }
+        catch (Exception ex)
+        {
+            _metrics.StoreCall(operation, _time.GetElapsedTime(started), failed: true);
+            if (activity is not null)
+            {
+                activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+                activity.SetTag("error.type", ex.GetType().FullName);
+            }
+
+            throw;
+        }
+    }
+}
