@@ -49,6 +49,14 @@ internal static class Program
                 return 0;
             }
 
+            case "roundtrips":
+            {
+                var sink = new ResultSink(results, "3-round-trips");
+                await RoundTripsScenario.RunAsync(sink, redis);
+                sink.Save();
+                return 0;
+            }
+
             default:
                 Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|report> [--results DIR] [--redis HOST:PORT] [--seconds N]");
                 return 2;

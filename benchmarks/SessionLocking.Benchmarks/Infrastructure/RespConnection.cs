@@ -68,11 +68,12 @@ internal sealed class RespConnection : IAsyncDisposable
         return result;
     }
 
-    public async Task<long> NetInputBytesAsync() =>
-        long.Parse((await InfoAsync("stats"))["total_net_input_bytes"], CultureInfo.InvariantCulture);
-
-    public async Task<long> NetOutputBytesAsync() =>
-        long.Parse((await InfoAsync("stats"))["total_net_output_bytes"], CultureInfo.InvariantCulture);
+    /// <summary>Redis's total_net_input_bytes and total_net_output_bytes, from one INFO call.</summary>
+    public async Task<(long In, long Out)> NetBytesAsync()
+    {
+        var stats = await InfoAsync("stats");
+        return (long.Parse(stats["total_net_input_bytes"], CultureInfo.InvariantCulture), long.Parse(stats["total_net_output_bytes"], CultureInfo.InvariantCulture));
+    }
 
     public async Task<object?> ReadAsync()
     {

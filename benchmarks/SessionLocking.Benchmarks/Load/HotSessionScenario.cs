@@ -188,6 +188,11 @@ internal static class HotSessionScenario
                 m.Gaps.Add(gap);
                 if (gap > stall)
                 {
+                    if (Environment.GetEnvironmentVariable("BENCH_DEBUG") is not null)
+                    {
+                        Console.Error.WriteLine($"  stall {gap * 1000.0 / System.Diagnostics.Stopwatch.Frequency:0.0} ms at {i}/{pairs.Length}");
+                    }
+
                     m.Stalls++;
                 }
             }
