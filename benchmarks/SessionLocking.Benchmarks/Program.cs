@@ -57,6 +57,10 @@ internal static class Program
                 return 0;
             }
 
+            case "report":
+                Report.MarkdownReport.Write(options);
+                return 0;
+
             default:
                 Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|report> [--results DIR] [--redis HOST:PORT] [--seconds N]");
                 return 2;

@@ -54,7 +54,8 @@ internal static class Fmt
         {
             >= 100 => value.ToString("N0", CultureInfo.InvariantCulture) + "x",
             >= 10 => value.ToString("0.0", CultureInfo.InvariantCulture) + "x",
-            _ => value.ToString("0.00", CultureInfo.InvariantCulture) + "x",
+            >= 0.01 or 0 => value.ToString("0.00", CultureInfo.InvariantCulture) + "x",
+            _ => value.ToString("0.0#####", CultureInfo.InvariantCulture) + "x",
         };
 
     public static string Bytes(double bytes) => double.IsNaN(bytes) ? "–" : bytes switch

@@ -1,3 +1,7 @@
+#if HAS_REDIS_STORE
+using Microsoft.Extensions.DependencyInjection;
+#endif
+
 namespace SessionLocking.Benchmarks.Load;
 
 /// <summary>
