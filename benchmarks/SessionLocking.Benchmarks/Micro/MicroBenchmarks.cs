@@ -173,3 +173,39 @@ public class Deserialization
         return n;
     }
 }
+
+/// <summary>
+/// Change tracking on a large session: 1,000 small string items (a classic pattern: many flags and lookups kept in
+/// session), one of them changed. Baseline: serializing the whole session with System.Text.Json.
+/// </summary>
+[MemoryDiagnoser]
+public class ChangeTrackingLargeSession
+{
+    private const int Items = 1_000;
+    private LockedSession _session = null!;
+    private Dictionary<string, object> _whole = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var options = TypicalSession.Options();
+        var codec = TypicalSession.Codec(options);
+        var items = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
+        _whole = new Dictionary<string, object>();
+        for (var i = 0; i < Items; i++)
+        {
+            var value = "value of item " + i;
+            items["item" + i] = codec.EncodeTyped("item" + i, value, typeof(string));
+            _whole["item" + i] = value;
+        }
+
+        _session = new LockedSession(SessionIds.Create(), new SessionData(items, TimeSpan.FromMinutes(20)), isReadOnly: false, SessionStateMode.InProc, codec, options, static () => false);
+        _session["item500"] = "changed";
+    }
+
+    [Benchmark(Baseline = true, Description = "JsonSerializer: whole session (1,000 items)")]
+    public byte[] WholeSessionJson() => JsonSerializer.SerializeToUtf8Bytes(_whole);
+
+    [Benchmark(Description = "GetChanges: 1,000 items, one changed")]
+    public SessionChanges? OneChanged() => _session.GetChanges();
+}

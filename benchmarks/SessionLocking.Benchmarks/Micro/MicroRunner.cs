@@ -20,6 +20,7 @@ internal static class MicroRunner
         typeof(SessionIdCreation),
         typeof(SessionIdValidation),
         typeof(ChangeTracking),
+        typeof(ChangeTrackingLargeSession),
         typeof(Serialization),
         typeof(Deserialization),
     ];
