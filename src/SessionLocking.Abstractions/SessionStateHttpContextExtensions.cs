@@ -18,8 +18,7 @@ public static class SessionStateHttpContextExtensions
             ?? throw new InvalidOperationException(
                 "This request has no session state: UseLockedSession() did not run for it. Add app.UseLockedSession() after app.UseRouting(); requests without an endpoint (static files, 404s) get no session.");
         return feature.Session
-            ?? throw new InvalidOperationException(
-                "Session state is disabled for this endpoint ([SessionState(SessionStateBehavior.Disabled)]). Use SessionStateBehavior.ReadOnly or Required to access the session.");
+            ?? throw new InvalidOperationException(SessionStateMessages.Disabled);
     }
 
     /// <summary>

@@ -7,9 +7,6 @@ internal sealed class DisabledSession : ISession
 {
     public static readonly DisabledSession Instance = new();
 
-    private const string Message =
-        "Session state is disabled for this endpoint ([SessionState(SessionStateBehavior.Disabled)]). Use SessionStateBehavior.ReadOnly or Required to access the session.";
-
     public bool IsAvailable => false;
 
     public string Id => throw Fail();
@@ -28,5 +25,5 @@ internal sealed class DisabledSession : ISession
 
     public bool TryGetValue(string key, out byte[] value) => throw Fail();
 
-    private static InvalidOperationException Fail() => new(Message);
+    private static InvalidOperationException Fail() => new(SessionStateMessages.Disabled);
 }

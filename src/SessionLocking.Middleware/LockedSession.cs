@@ -14,7 +14,8 @@ internal sealed class LockedSession : IHttpSessionState, ISession
 {
     private readonly SessionValueCodec _codec;
     private readonly LockedSessionOptions _options;
-    private readonly Dictionary<string, (string Name, byte[] Stored)> _loaded;
+    private readonly Dictionary<string, byte[]> _loaded;
+    private readonly Dictionary<string, string> _loadedNames;
     private readonly Dictionary<string, SessionItem> _items;
     private readonly List<string> _order;
     private readonly ReadOnlyCollection<string> _keys;
@@ -40,7 +41,8 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         _options = options;
         _responseHasStarted = responseHasStarted;
         _loadedTimeout = _timeout = data?.Timeout ?? options.Timeout;
-        _loaded = new Dictionary<string, (string Name, byte[] Stored)>(StringComparer.OrdinalIgnoreCase);
+        _loaded = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
+        _loadedNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         _items = new Dictionary<string, SessionItem>(StringComparer.OrdinalIgnoreCase);
         _order = new List<string>();
         _keys = _order.AsReadOnly();
@@ -48,8 +50,9 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         {
             foreach (var (name, stored) in data.Items)
             {
-                if (_loaded.TryAdd(name, (name, stored)))
+                if (_loaded.TryAdd(name, stored))
                 {
+                    _loadedNames[name] = name;
                     _items[name] = new SessionItem(stored);
                     _order.Add(name);
                 }
@@ -306,17 +309,17 @@ internal sealed class LockedSession : IHttpSessionState, ISession
             var item = _items[name];
             Refresh(name, item);
             total += name.Length + item.Stored.Length;
-            var wasLoaded = _loaded.TryGetValue(name, out var before);
-            if (!wasLoaded || !before.Stored.AsSpan().SequenceEqual(item.Stored))
+            if (!_loaded.TryGetValue(name, out var before)
+                || (!ReferenceEquals(before, item.Stored) && !before.AsSpan().SequenceEqual(item.Stored)))
             {
                 set[name] = item.Stored;
             }
 
             // The name's case changed (removed, then added again differently): drop the old spelling from stores
             // that compare names exactly.
-            if (wasLoaded && !string.Equals(before.Name, name, StringComparison.Ordinal))
+            if (before is not null && _loadedNames[name] is var loadedName && !string.Equals(loadedName, name, StringComparison.Ordinal))
             {
-                removed.Add(before.Name);
+                removed.Add(loadedName);
                 set[name] = item.Stored;
             }
         }
