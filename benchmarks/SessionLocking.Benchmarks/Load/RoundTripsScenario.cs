@@ -32,8 +32,9 @@ internal static partial class RoundTripsScenario
             return;
         }
 
-        var host = redis.Split(':')[0];
-        var port = int.Parse(redis.Split(':')[1], CultureInfo.InvariantCulture);
+        var endpoint = redis.Split(',')[0];
+        var host = endpoint.Split(':')[0];
+        var port = int.Parse(endpoint.Split(':')[1], CultureInfo.InvariantCulture);
         var sessionBytes = (long)BlobCount * (BlobSize + 1) + Enumerable.Range(0, BlobCount).Sum(i => ("blob" + i).Length);
 
         sink.Line("One request at a time on one keep-alive connection, with the Redis store and wake-on-release on. " +
