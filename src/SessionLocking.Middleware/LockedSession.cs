@@ -15,6 +15,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     private readonly SessionValueCodec _codec;
     private readonly LockedSessionOptions _options;
     private readonly Dictionary<string, byte[]> _loaded;
+    private readonly Dictionary<string, string> _loadedNames;
     private readonly Dictionary<string, SessionItem> _items;
     private readonly List<string> _order;
     private readonly ReadOnlyCollection<string> _keys;
@@ -41,6 +42,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         _responseHasStarted = responseHasStarted;
         _loadedTimeout = _timeout = data?.Timeout ?? options.Timeout;
         _loaded = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
+        _loadedNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         _items = new Dictionary<string, SessionItem>(StringComparer.OrdinalIgnoreCase);
         _order = new List<string>();
         _keys = _order.AsReadOnly();
@@ -50,6 +52,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
             {
                 if (_loaded.TryAdd(name, stored))
                 {
+                    _loadedNames[name] = name;
                     _items[name] = new SessionItem(stored);
                     _order.Add(name);
                 }
@@ -306,16 +309,17 @@ internal sealed class LockedSession : IHttpSessionState, ISession
             var item = _items[name];
             Refresh(name, item);
             total += name.Length + item.Stored.Length;
-            if (!_loaded.TryGetValue(name, out var before) || !before.AsSpan().SequenceEqual(item.Stored))
+            if (!_loaded.TryGetValue(name, out var before)
+                || (!ReferenceEquals(before, item.Stored) && !before.AsSpan().SequenceEqual(item.Stored)))
             {
                 set[name] = item.Stored;
             }
 
             // The name's case changed (removed, then added again differently): drop the old spelling from stores
             // that compare names exactly.
-            if (before is not null && !_loaded.Keys.Contains(name, StringComparer.Ordinal))
+            if (before is not null && _loadedNames[name] is var loadedName && !string.Equals(loadedName, name, StringComparison.Ordinal))
             {
-                removed.Add(_loaded.Keys.First(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)));
+                removed.Add(loadedName);
                 set[name] = item.Stored;
             }
         }

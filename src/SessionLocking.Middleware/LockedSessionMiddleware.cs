@@ -311,6 +311,12 @@ internal sealed class LockedSessionMiddleware
             middleware._cookie.Write(context, session.SessionID);
             session.CookieIssued = true;
         }
+        else if (session.IsAbandoned && !session.IsNewSession && middleware._options.RegenerateUnknownSessionIds)
+        {
+            // The id is dead and would only be replaced on the next request: let the browser forget it now.
+            // (With classic reuse of unknown ids, classic kept the cookie and so do we.)
+            middleware._cookie.Delete(context);
+        }
 
         return Task.CompletedTask;
     }

@@ -4,7 +4,7 @@ using SessionLocking;
 using SessionLocking.Diagnostics;
 using SessionLocking.Locking;
 using SessionLocking.Serialization;
-using SessionLocking.Stores;
+using SessionLocking.Redis;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -14,7 +14,8 @@ public static class LockedSessionServiceCollectionExtensions
     /// <summary>
     /// Adds session state with classic ASP.NET locking. Options bind from the <c>SessionState</c>
     /// configuration section, then <paramref name="configure"/> runs. With no store registered, sessions are
-    /// kept in memory (classic InProc).
+    /// kept in memory (classic InProc), or in Redis when <c>SessionState:Mode</c> is <c>Redis</c> (with
+    /// <c>SessionState:Redis:Configuration</c>).
     /// </summary>
     /// <param name="services">The application's services.</param>
     /// <param name="configure">Changes to the options.</param>
@@ -34,7 +35,10 @@ public static class LockedSessionServiceCollectionExtensions
         services.AddDataProtection();
         services.TryAddSingleton<SessionCookie>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ISessionStateStore>(sp => new InMemorySessionStateStore(sp.GetRequiredService<TimeProvider>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LockedSessionOptions>, RedisOptionsValidator>());
+
+        // In memory, or Redis when SessionState:Mode is Redis; a store registered in code (AddRedisStore) wins.
+        services.TryAddSingleton<ISessionStateStore>(SessionStoreFactory.FromConfiguration);
         services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();
         services.TryAddSingleton<SessionValueCodec>();
         services.TryAddSingleton<SessionLockingMetrics>();

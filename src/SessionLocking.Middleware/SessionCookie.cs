@@ -43,6 +43,9 @@ internal sealed class SessionCookie
     public void Write(HttpContext context, string sessionId) =>
         context.Response.Cookies.Append(_cookie.Name!, _protector is null ? sessionId : _protector.Protect(sessionId), _cookie.Build(context));
 
+    /// <summary>Expires the cookie in the browser.</summary>
+    public void Delete(HttpContext context) => context.Response.Cookies.Delete(_cookie.Name!, _cookie.Build(context));
+
     private string? Unprotect(string value)
     {
         try

@@ -69,6 +69,7 @@ internal sealed class SessionLockCoordinator
         try
         {
             Waiter? waiter = null;
+            long releasesBefore;
             lock (queue.Sync)
             {
                 // Fair: behind anyone already waiting here, and behind a local writer without asking the store.
@@ -79,6 +80,8 @@ internal sealed class SessionLockCoordinator
                         return new LockAcquisition(AcquireStatus.QueueFull, default, TimeSpan.Zero, null, sessionId);
                     }
                 }
+
+                releasesBefore = queue.Releases;
             }
 
             SessionStoreResult? firstAnswer = null;
@@ -92,15 +95,20 @@ internal sealed class SessionLockCoordinator
                     return new LockAcquisition(AcquireStatus.Acquired, result, TimeSpan.Zero, holding ? queue : null, sessionId);
                 }
 
+                bool releasedMeanwhile;
                 lock (queue.Sync)
                 {
                     if (!TryEnqueue(queue, sessionId, exclusive, out waiter))
                     {
                         return new LockAcquisition(AcquireStatus.QueueFull, default, TimeSpan.Zero, null, sessionId);
                     }
+
+                    releasedMeanwhile = queue.Releases != releasesBefore;
                 }
 
-                firstAnswer = result;
+                // A holder on this server released between the store's answer and our joining the queue, so its
+                // wake found no one: do not sleep until the poll on that stale answer, ask again as soon as we are head.
+                firstAnswer = releasedMeanwhile && _wakeOnRelease ? null : result;
             }
 
             var outcome = await WaitAsync(queue, waiter!, sessionId, behavior, createIfMissing, firstAnswer, cancellationToken).ConfigureAwait(false);
@@ -131,6 +139,7 @@ internal sealed class SessionLockCoordinator
         lock (queue.Sync)
         {
             queue.LocalHolders--;
+            queue.Releases++;
             if (_wakeOnRelease)
             {
                 queue.WakeHead();
@@ -168,7 +177,8 @@ internal sealed class SessionLockCoordinator
                 {
                     isHead = queue.IsHead(waiter);
                     heldHere = queue.LocalHolders > 0;
-                    signal = waiter.Arm();
+                    signal = waiter.Arm(out var pendingWake);
+                    woken |= pendingWake;
                 }
 
                 var now = _time.GetTimestamp();

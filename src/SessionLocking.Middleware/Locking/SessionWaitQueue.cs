@@ -16,6 +16,9 @@ internal sealed class SessionWaitQueue
     /// <summary>When (TimeProvider timestamp) a request on this server last took the exclusive lock.</summary>
     public long LocalGrantedAt { get; set; }
 
+    /// <summary>How many exclusive holders on this server have released (lets an acquirer see a release it raced with).</summary>
+    public long Releases { get; set; }
+
     /// <summary>Acquirers and holders using this queue; at zero it is retired and forgotten.</summary>
     public int Users { get; set; }
 
@@ -63,10 +66,15 @@ internal sealed class Waiter
 
     public LinkedListNode<Waiter> Node { get; set; } = null!;
 
-    /// <summary>The task the waiter awaits next; a fresh one once the previous wake was consumed. Call under the queue's lock.</summary>
-    public Task Arm()
+    /// <summary>
+    /// The task the waiter awaits next; a fresh one once the previous wake was consumed. <paramref name="wasWoken"/>
+    /// reports a wake that arrived since the last call (before the first wait, or after a wait ended by its
+    /// timer), so that the caller acts on it instead of losing it. Call under the queue's lock.
+    /// </summary>
+    public Task Arm(out bool wasWoken)
     {
-        if (_signal.Task.IsCompleted)
+        wasWoken = _signal.Task.IsCompleted;
+        if (wasWoken)
         {
             _signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }

@@ -191,9 +191,11 @@ public sealed class InMemorySessionStateStore : ISessionStateStore, IDisposable
     public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        var now = _time.GetUtcNow();
         lock (_sync)
         {
-            if (!_entries.TryGetValue(sessionId, out var entry) || entry.LockToken != holderLockId.Token)
+            // Like a Redis lock key whose TTL ran out: an expired lock is already gone, nothing to release.
+            if (!_entries.TryGetValue(sessionId, out var entry) || !entry.IsHeldBy(holderLockId, now))
             {
                 return ValueTask.FromResult(false);
             }

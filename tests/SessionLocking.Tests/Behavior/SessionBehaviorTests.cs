@@ -287,8 +287,14 @@ public abstract class SessionBehaviorTests
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
         var abandoned = client.SessionId;
 
-        (await client.PostAsync("/abandon")).Dispose();
+        using (var abandon = await client.PostAsync("/abandon"))
+        {
+            Assert.Contains("expires=Thu, 01 Jan 1970", SessionClient.SessionCookieOf(abandon));
+        }
 
+        using var stale = host.CreateClient();
+        stale.SessionId = abandoned;
+        Assert.Null(await stale.GetJsonAsync<string>("/get?key=a"));
         var info = await client.GetJsonAsync<TestEndpoints.SessionInfo>("/info");
         Assert.True(info.IsNew);
         Assert.NotEqual(abandoned, info.Id);
@@ -476,10 +482,7 @@ public abstract class SessionBehaviorTests
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
         var id = client.SessionId!;
         var coordinator = host.Services.GetRequiredService<SessionLockCoordinator>();
-        host.Gate.Reset();
-
-        var holder = client.PostAsync("/hold?value=h");
-        await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        var holder = await host.HoldLockAsync(client, "h");
         var waiters = new List<Task<HttpResponseMessage>>();
         for (var i = 0; i < 2; i++)
         {
@@ -507,9 +510,7 @@ public abstract class SessionBehaviorTests
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
         var id = client.SessionId!;
         var coordinator = host.Services.GetRequiredService<SessionLockCoordinator>();
-        host.Gate.Reset();
-        var holder = client.PostAsync("/hold?value=h");
-        await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        var holder = await host.HoldLockAsync(client, "h");
 
         using var leaving = new CancellationTokenSource();
         var waiter = client.PostAsync("/set?key=a&value=never", leaving.Token);

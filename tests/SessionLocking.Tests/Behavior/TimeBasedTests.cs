@@ -23,9 +23,7 @@ public sealed class TimeBasedTests
         await using var host = await StartAsync(o => o.PollInterval = TimeSpan.FromHours(1));
         using var client = host.CreateClient();
         (await client.PostAsync("/set?key=w&value=before")).Dispose();
-        host.Gate.Reset();
-        var holder = client.PostAsync("/hold?value=stale");
-        await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        var holder = await host.HoldLockAsync(client, "stale");
 
         var waiter = await StartWaiting(host, client, () => client.PostAsync("/set?key=w&value=newer"));
         _time.Advance(TimeSpan.FromSeconds(109));
@@ -55,9 +53,7 @@ public sealed class TimeBasedTests
         });
         using var client = host.CreateClient();
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
-        host.Gate.Reset();
-        var holder = client.PostAsync("/hold?value=h");
-        await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        var holder = await host.HoldLockAsync(client, "h");
 
         var waiter = await StartWaiting(host, client, () => client.PostAsync("/set?key=a&value=2"));
         _time.Advance(TimeSpan.FromSeconds(5));
@@ -80,9 +76,7 @@ public sealed class TimeBasedTests
         });
         using var client = host.CreateClient();
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
-        host.Gate.Reset();
-        var holder = client.PostAsync("/hold?value=h");
-        await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        var holder = await host.HoldLockAsync(client, "h");
         var waiter = await StartWaiting(host, client, () => client.PostAsync("/set?key=a&value=2"));
 
         host.Gate.Open();
@@ -101,9 +95,7 @@ public sealed class TimeBasedTests
         await using var host = await StartAsync();
         using var client = host.CreateClient();
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
-        host.Gate.Reset();
-        var holder = client.PostAsync("/hold?value=h");
-        await host.Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        var holder = await host.HoldLockAsync(client, "h");
         var waiter = await StartWaiting(host, client, () => client.PostAsync("/set?key=a&value=2"));
 
         host.Gate.Open();

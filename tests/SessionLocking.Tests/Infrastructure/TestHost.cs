@@ -59,6 +59,18 @@ public sealed class TestHost : IAsyncDisposable
         return new TestHost(app, new Uri(address));
     }
 
+    /// <summary>
+    /// Starts a Required request (<c>/hold</c>) that takes the client's session lock and keeps it until the test
+    /// calls <c>Gate.Open()</c>; returns once the request is inside its endpoint.
+    /// </summary>
+    public async Task<Task<HttpResponseMessage>> HoldLockAsync(SessionClient client, string value = "h")
+    {
+        Gate.Reset();
+        var holder = client.PostAsync("/hold?value=" + value);
+        await Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        return holder;
+    }
+
     public SessionClient CreateClient(TimeSpan? timeout = null) => new(Address, timeout);
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using SessionLocking;
+using SessionLocking.Redis;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Registers the Redis session store. No StackExchange.Redis type appears in these signatures, so applications
+/// that bring StackExchange.Redis 2.x can call them. The store replaces whatever store was registered before,
+/// and wins over <c>SessionState:Mode</c>.
+/// </summary>
+public static class RedisLockedSessionBuilderExtensions
+{
+    /// <summary>
+    /// Keeps sessions in Redis, connecting (once, on first use) with the StackExchange.Redis configuration string
+    /// <paramref name="configuration"/>, for example <c>127.0.0.1:6379</c> or <c>host1:6379,host2:6379,password=...</c>.
+    /// The other options (<c>KeyPrefix</c>, timeouts) come from <c>SessionState:Redis</c>.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddLockedSession</c>.</param>
+    /// <param name="configuration">The Redis configuration string.</param>
+    /// <returns>The builder.</returns>
+    public static ILockedSessionBuilder AddRedisStore(this ILockedSessionBuilder builder, string configuration)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(configuration);
+        return builder.AddRedisStore(options => options.Configuration = configuration);
+    }
+
+    /// <summary>
+    /// Keeps sessions in Redis with options bound from <c>SessionState:Redis</c>, then changed by <paramref name="configure"/>.
+    /// The store makes its own connection with <see cref="RedisSessionStoreOptions.Configuration"/>.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddLockedSession</c>.</param>
+    /// <param name="configure">Changes to the Redis options.</param>
+    /// <returns>The builder.</returns>
+    public static ILockedSessionBuilder AddRedisStore(this ILockedSessionBuilder builder, Action<RedisSessionStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.Configure<LockedSessionOptions>(options => configure(options.Redis));
+        return Register(builder, preferServiceMultiplexer: false);
+    }
+
+    /// <summary>
+    /// Keeps sessions in Redis on the <c>StackExchange.Redis.IConnectionMultiplexer</c> the application registered in
+    /// its services (any client version the application uses; the store never disposes it). When none is registered,
+    /// the store connects itself with <c>SessionState:Redis:Configuration</c>. <c>KeyPrefix</c> and timeouts come
+    /// from <c>SessionState:Redis</c>.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddLockedSession</c>.</param>
+    /// <returns>The builder.</returns>
+    public static ILockedSessionBuilder AddRedisStore(this ILockedSessionBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return Register(builder, preferServiceMultiplexer: true);
+    }
+
+    private static ILockedSessionBuilder Register(ILockedSessionBuilder builder, bool preferServiceMultiplexer)
+    {
+        var services = builder.Services;
+        services.RemoveAll<RedisStoreRegistration>();
+        services.AddSingleton(new RedisStoreRegistration(preferServiceMultiplexer));
+        services.RemoveAll<ISessionStateStore>();
+        services.AddSingleton<ISessionStateStore>(sp => SessionStoreFactory.CreateRedis(sp, preferServiceMultiplexer));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Options.IValidateOptions<LockedSessionOptions>, RedisOptionsValidator>());
+        return builder;
+    }
+}

@@ -1,0 +1,105 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using SessionLocking.Stores;
+using StackExchange.Redis;
+
+namespace SessionLocking.Redis;
+
+/// <summary>Left in DI by <c>AddRedisStore</c>: a Redis store was registered in code.</summary>
+/// <param name="PreferServiceMultiplexer">True for <c>AddRedisStore()</c>: use the application's <see cref="IConnectionMultiplexer"/> when it registered one.</param>
+internal sealed record RedisStoreRegistration(bool PreferServiceMultiplexer);
+
+/// <summary>Builds the store that configuration selects (<c>SessionState:Mode</c>), and the Redis store of <c>AddRedisStore</c>.</summary>
+internal static class SessionStoreFactory
+{
+    /// <summary>The default store registration of <c>AddLockedSession</c>: in memory, or Redis when <c>SessionState:Mode</c> is Redis.</summary>
+    public static ISessionStateStore FromConfiguration(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptions<LockedSessionOptions>>().Value;
+        return options.Mode == SessionStoreMode.Redis
+            ? CreateRedis(services, preferServiceMultiplexer: false)
+            : new InMemorySessionStateStore(services.GetRequiredService<TimeProvider>());
+    }
+
+    /// <summary>A Redis store: on the application's multiplexer when asked for and registered, else on its own connection.</summary>
+    public static ISessionStateStore CreateRedis(IServiceProvider services, bool preferServiceMultiplexer)
+    {
+        var options = services.GetRequiredService<IOptions<LockedSessionOptions>>().Value.Redis;
+        if (preferServiceMultiplexer && services.GetService<IConnectionMultiplexer>() is { } multiplexer)
+        {
+            return new RedisSessionStateStore(multiplexer, options);
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Configuration))
+        {
+            throw new InvalidOperationException(RedisOptionsValidator.MissingConfiguration);
+        }
+
+        return new RedisSessionStateStore(options);
+    }
+}
+
+/// <summary>Fails start-up with a message that says how to fix the Redis store's configuration.</summary>
+internal sealed class RedisOptionsValidator : IValidateOptions<LockedSessionOptions>
+{
+    internal const string MissingConfiguration =
+        "The Redis session store has no connection: set SessionState:Redis:Configuration to the Redis server, for example " +
+        "the environment variable SessionState__Redis__Configuration=127.0.0.1:6379, or in appsettings.json " +
+        "\"SessionState\": { \"Mode\": \"Redis\", \"Redis\": { \"Configuration\": \"127.0.0.1:6379\" } }; " +
+        "or call AddLockedSession().AddRedisStore(\"127.0.0.1:6379\"), or register an IConnectionMultiplexer and call AddRedisStore(); " +
+        "or set SessionState:Mode to InProc to keep sessions in memory.";
+
+    private readonly RedisStoreRegistration? _registration;
+    private readonly IServiceProviderIsService? _isService;
+
+    public RedisOptionsValidator(IEnumerable<RedisStoreRegistration> registrations, IServiceProviderIsService? isService = null)
+    {
+        _registration = registrations.LastOrDefault();
+        _isService = isService;
+    }
+
+    public ValidateOptionsResult Validate(string? name, LockedSessionOptions options)
+    {
+        var failures = new List<string>();
+        if (!Enum.IsDefined(options.Mode))
+        {
+            failures.Add($"SessionState:Mode must be InProc or Redis; it is {options.Mode}.");
+        }
+
+        if (options.Mode != SessionStoreMode.Redis && _registration is null)
+        {
+            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
+
+        var redis = options.Redis;
+        if (redis is null)
+        {
+            failures.Add("SessionState:Redis must not be null.");
+            return ValidateOptionsResult.Fail(failures);
+        }
+
+        var usesServiceMultiplexer = _registration is { PreferServiceMultiplexer: true }
+            && _isService?.IsService(typeof(IConnectionMultiplexer)) == true;
+        if (!usesServiceMultiplexer && string.IsNullOrWhiteSpace(redis.Configuration))
+        {
+            failures.Add(MissingConfiguration);
+        }
+
+        if (RedisSessionKeys.ValidatePrefix(redis.KeyPrefix) is { } problem)
+        {
+            failures.Add(problem);
+        }
+
+        if (redis.OperationTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"SessionState:Redis:OperationTimeout must be greater than 0; it is {redis.OperationTimeout}. The default is \"00:00:05\".");
+        }
+
+        if (redis.ConnectTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"SessionState:Redis:ConnectTimeout must be greater than 0; it is {redis.ConnectTimeout}. The default is \"00:00:05\".");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

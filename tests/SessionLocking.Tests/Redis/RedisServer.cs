@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace SessionLocking.Tests.Redis;
+
+/// <summary>
+/// A redis-server of the test's own: a free loopback port, a temporary directory, no persistence. Killed (and its
+/// directory deleted) when disposed, and at the latest when the test process exits. Fails loudly when it cannot start.
+/// </summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    private static readonly ConcurrentDictionary<RedisServer, bool> Running = new();
+    private readonly string[] _extraArgs;
+    private Process? _process;
+
+    static RedisServer()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (var server in Running.Keys)
+            {
+                server.Kill();
+            }
+        };
+    }
+
+    private RedisServer(int port, string directory, string[] extraArgs)
+    {
+        Port = port;
+        Directory = directory;
+        _extraArgs = extraArgs;
+    }
+
+    public int Port { get; }
+
+    public string Directory { get; }
+
+    /// <summary>The StackExchange.Redis configuration string of this server.</summary>
+    public string Configuration => $"127.0.0.1:{Port}";
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>Starts a server on a free port (for a cluster node, also with the cluster bus port free).</summary>
+    public static async Task<RedisServer> StartAsync(bool clusterNode = false)
+    {
+        Exception? last = null;
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var port = FreePort(clusterNode);
+            var directory = Path.Combine(Path.GetTempPath(), $"sessionlocking-redis-{port}-{Guid.NewGuid():N}");
+            System.IO.Directory.CreateDirectory(directory);
+            string[] extra = clusterNode
+                ? ["--cluster-enabled", "yes", "--cluster-config-file", Path.Combine(directory, $"nodes-{port}.conf"), "--cluster-node-timeout", "5000"]
+                : [];
+            var server = new RedisServer(port, directory, extra);
+            try
+            {
+                await server.LaunchAsync();
+                return server;
+            }
+            catch (Exception ex)
+            {
+                last = ex;
+                await server.DisposeAsync();
+            }
+        }
+
+        throw new InvalidOperationException("Could not start redis-server for the Redis tests (is redis-server installed? scripts/test.sh installs it).", last);
+    }
+
+    /// <summary>Stops the server at once, as a crash would (SIGKILL).</summary>
+    public void Kill()
+    {
+        var process = _process;
+        if (process is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        process.Dispose();
+        _process = null;
+        Running.TryRemove(this, out _);
+    }
+
+    /// <summary>Starts the server again on the same port (empty: there is no persistence).</summary>
+    public Task RestartAsync()
+    {
+        Kill();
+        return LaunchAsync();
+    }
+
+    public Task<RespClient> ConnectAsync() => RespClient.ConnectAsync(Port);
+
+    /// <summary>One command on a fresh connection.</summary>
+    public async Task<object?> CommandAsync(params string[] args)
+    {
+        using var client = await ConnectAsync();
+        return await client.CommandAsync(args);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await Task.Yield();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private async Task LaunchAsync()
+    {
+        var start = new ProcessStartInfo("redis-server")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Directory,
+        };
+        foreach (var arg in (string[])["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                     "--dir", Directory, "--logfile", Path.Combine(Directory, "redis.log"), "--daemonize", "no", .. _extraArgs])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+        Running[this] = true;
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"redis-server on port {Port} exited with {process.ExitCode}: {ReadLog()}");
+            }
+
+            try
+            {
+                using var client = await RespClient.ConnectAsync(Port);
+                if (await client.StringAsync("PING") == "PONG")
+                {
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or InvalidOperationException)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new InvalidOperationException($"redis-server on port {Port} did not answer PING within 10 s: {ReadLog()}", ex);
+                }
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private string ReadLog()
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(Directory, "redis.log"));
+        }
+        catch (IOException)
+        {
+            return "(no log)";
+        }
+    }
+
+    private static int FreePort(bool withClusterBus)
+    {
+        while (true)
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            listener.Stop();
+            if (!withClusterBus)
+            {
+                return port;
+            }
+
+            if (port + 10000 > 65535)
+            {
+                continue;
+            }
+
+            try
+            {
+                var bus = new TcpListener(IPAddress.Loopback, port + 10000);
+                bus.Start();
+                bus.Stop();
+                return port;
+            }
+            catch (SocketException)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>One redis-server per test class.</summary>
+public sealed class RedisFixture : IAsyncLifetime
+{
+    private RedisServer? _server;
+
+    public RedisServer Server => _server ?? throw new InvalidOperationException("The Redis fixture did not start.");
+
+    public string Configuration => Server.Configuration;
+
+    public async Task InitializeAsync() => _server = await RedisServer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+}

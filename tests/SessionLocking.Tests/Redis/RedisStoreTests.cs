@@ -1,0 +1,461 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.RegularExpressions;
+using SessionLocking.Redis;
+
+namespace SessionLocking.Tests.Redis;
+
+/// <summary>Every rule of the store contract (ISessionStateStore, ISessionReleaseNotifications), against a real Redis.</summary>
+public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetime
+{
+    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
+    private readonly RedisFixture _redis;
+    private readonly string _prefix = "store-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly List<RedisSessionStateStore> _stores = new();
+    private RedisSessionStateStore _store = null!;
+    private RespClient _inspect = null!;
+
+    public RedisStoreTests(RedisFixture redis) => _redis = redis;
+
+    public async Task InitializeAsync()
+    {
+        _store = NewStore();
+        _inspect = await _redis.Server.ConnectAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        _inspect.Dispose();
+    }
+
+    [Fact]
+    public async Task Exclusive_get_of_a_missing_session_without_create_takes_nothing()
+    {
+        var id = SessionIds.Create();
+
+        var result = await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: false, default);
+
+        Assert.Equal(SessionStoreStatus.NotFound, result.Status);
+        Assert.False(result.HasLock);
+        Assert.Empty(await _inspect.KeysAsync($"{{{_prefix}:{id}}}*"));
+        Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetExclusiveAsync(id, LockTimeout, false, default)).Status);
+    }
+
+    [Fact]
+    public async Task A_missing_session_locked_with_create_makes_others_wait_and_stays_missing_when_released()
+    {
+        var id = SessionIds.Create();
+
+        var mine = await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: true, default);
+        var other = await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: true, default);
+        var reader = await _store.GetSharedAsync(id, default);
+
+        Assert.Equal(SessionStoreStatus.NotFound, mine.Status);
+        Assert.True(mine.HasLock);
+        Assert.Equal(SessionStoreStatus.Locked, other.Status);
+        Assert.Equal(mine.LockId, other.LockId);
+        Assert.Equal(SessionStoreStatus.Locked, reader.Status);
+        Assert.Equal(mine.LockId, reader.LockId);
+
+        Assert.True(await _store.ReleaseAsync(id, mine.LockId, default));
+        Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetSharedAsync(id, default)).Status);
+        Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetExclusiveAsync(id, LockTimeout, false, default)).Status);
+        var keys = await _inspect.KeysAsync($"{{{_prefix}:{id}}}*");
+        Assert.Equal([$"{{{_prefix}:{id}}}:fence"], keys); // Only the fence, so tokens keep growing.
+    }
+
+    [Fact]
+    public async Task Write_back_stores_items_with_exact_names_and_timeout_and_releases()
+    {
+        var id = SessionIds.Create();
+        var created = await _store.GetExclusiveAsync(id, LockTimeout, true, default);
+
+        Assert.True(await _store.WriteAndReleaseAsync(id, created.LockId, Changes(new() { ["Cart"] = "one", ["n"] = "1" }, timeout: TimeSpan.FromMinutes(7), isNew: true), default));
+
+        Assert.Equal(new Dictionary<string, string> { ["Cart"] = "one", ["n"] = "1" }, await _inspect.HashAsync(Key(id, "data")));
+        Assert.Equal("420000", (await _inspect.HashAsync(Key(id, "meta")))["timeout"]);
+        Assert.Empty(await _inspect.KeysAsync(Key(id, "lock")));
+        var loaded = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+        Assert.Equal(SessionStoreStatus.Found, loaded.Status);
+        Assert.True(loaded.LockId.Token > created.LockId.Token);
+        Assert.Equal(TimeSpan.FromMinutes(7), loaded.Data!.Timeout);
+        Assert.Equal("one", Encoding.UTF8.GetString(loaded.Data.Items["cart"])); // The loaded view is case-insensitive.
+        var shared = await _store.GetSharedAsync(id, default);
+        Assert.Equal(SessionStoreStatus.Locked, shared.Status);
+        Assert.Equal(loaded.LockId, shared.LockId);
+    }
+
+    [Fact]
+    public async Task A_session_written_with_no_items_exists()
+    {
+        var id = SessionIds.Create();
+        var created = await _store.GetExclusiveAsync(id, LockTimeout, true, default);
+        Assert.True(await _store.WriteAndReleaseAsync(id, created.LockId, Changes(new(), isNew: true), default));
+
+        var loaded = await _store.GetSharedAsync(id, default);
+
+        Assert.Equal(SessionStoreStatus.Found, loaded.Status);
+        Assert.Empty(loaded.Data!.Items);
+        Assert.False(loaded.HasLock);
+    }
+
+    [Fact]
+    public async Task Only_changed_items_are_sent_and_removed_items_are_deleted()
+    {
+        var id = SessionIds.Create();
+        await Seed(id, new() { ["a"] = "A-value", ["b"] = "B-value", ["Cart"] = "C-value", ["gone"] = "G-value" });
+        var held = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+        var lines = new ConcurrentQueue<string>();
+        using var monitor = await _redis.Server.ConnectAsync();
+        await monitor.MonitorAsync(lines.Enqueue);
+
+        var changes = new SessionChanges(
+            new Dictionary<string, byte[]> { ["b"] = Bytes("B-new"), ["cart"] = Bytes("C-value") },
+            ["gone", "Cart"],
+            TimeSpan.FromMinutes(20),
+            isNew: false);
+        Assert.True(await _store.WriteAndReleaseAsync(id, held.LockId, changes, default));
+        await _inspect.CommandAsync("PING");
+        await WaitFor(() => lines.Any(l => l.Contains("\"PING\"", StringComparison.OrdinalIgnoreCase)));
+
+        var evalsha = Assert.Single(lines, l => l.Contains("\"evalsha\"", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains("\"B-new\"", evalsha, StringComparison.Ordinal);
+        Assert.Contains("\"gone\"", evalsha, StringComparison.Ordinal);
+        Assert.DoesNotContain("A-value", evalsha, StringComparison.Ordinal);
+        Assert.DoesNotContain("G-value", evalsha, StringComparison.Ordinal);
+        // evalsha, sha, numkeys, 4 keys, token, timeout, channel, n=2, "gone", "Cart", "b", "B-new", "cart", "C-value"
+        Assert.Equal(17, Regex.Matches(evalsha, "\"(?:[^\"\\\\]|\\\\.)*\"").Count);
+        Assert.Equal(new Dictionary<string, string> { ["a"] = "A-value", ["b"] = "B-new", ["cart"] = "C-value" }, await _inspect.HashAsync(Key(id, "data")));
+    }
+
+    [Fact]
+    public async Task Write_back_release_and_remove_with_a_stale_lock_change_nothing()
+    {
+        var id = SessionIds.Create();
+        await Seed(id, new() { ["k"] = "v1" });
+        var stale = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+        Assert.True(await _store.ForceReleaseAsync(id, stale.LockId, default));
+        var current = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+
+        Assert.False(await _store.WriteAndReleaseAsync(id, stale.LockId, Changes(new() { ["k"] = "stale" }), default));
+        Assert.False(await _store.ReleaseAsync(id, stale.LockId, default));
+        Assert.False(await _store.RemoveAsync(id, stale.LockId, default));
+
+        Assert.Equal("v1", (await _inspect.HashAsync(Key(id, "data")))["k"]);
+        var probe = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+        Assert.Equal(SessionStoreStatus.Locked, probe.Status);
+        Assert.Equal(current.LockId, probe.LockId);
+        Assert.True(await _store.WriteAndReleaseAsync(id, current.LockId, Changes(new() { ["k"] = "v2" }), default));
+        Assert.Equal("v2", (await _inspect.HashAsync(Key(id, "data")))["k"]);
+    }
+
+    [Fact]
+    public async Task Force_release_releases_only_the_named_holder()
+    {
+        var id = SessionIds.Create();
+        await Seed(id, new() { ["k"] = "v" });
+        var holder = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+
+        Assert.False(await _store.ForceReleaseAsync(id, new SessionLockId(holder.LockId.Token - 1), default));
+        Assert.Equal(holder.LockId, (await _store.GetSharedAsync(id, default)).LockId);
+
+        Assert.True(await _store.ForceReleaseAsync(id, holder.LockId, default));
+        var next = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+        Assert.Equal(SessionStoreStatus.Found, next.Status);
+
+        Assert.False(await _store.ForceReleaseAsync(id, holder.LockId, default)); // That holder's lock is gone; the new one stays.
+        Assert.Equal(next.LockId, (await _store.GetSharedAsync(id, default)).LockId);
+    }
+
+    [Fact]
+    public async Task Tokens_only_grow_and_never_repeat_across_remove_recreate_force_release_and_a_lost_fence()
+    {
+        var id = SessionIds.Create();
+        var tokens = new List<long>();
+        for (var round = 0; round < 3; round++)
+        {
+            var created = await _store.GetExclusiveAsync(id, LockTimeout, true, default);
+            tokens.Add(created.LockId.Token);
+            Assert.True(await _store.WriteAndReleaseAsync(id, created.LockId, Changes(new() { ["k"] = "v" }, isNew: true), default));
+
+            var again = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+            tokens.Add(again.LockId.Token);
+            Assert.True(await _store.ForceReleaseAsync(id, again.LockId, default));
+
+            var last = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+            tokens.Add(last.LockId.Token);
+            Assert.True(await _store.RemoveAsync(id, last.LockId, default));
+            Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetSharedAsync(id, default)).Status);
+
+            if (round == 1)
+            {
+                await _inspect.CommandAsync("DEL", Key(id, "fence")); // Lost (evicted, expired): tokens still grow (server time).
+            }
+        }
+
+        Assert.All(tokens, t => Assert.True(t > 0));
+        for (var i = 1; i < tokens.Count; i++)
+        {
+            Assert.True(tokens[i] > tokens[i - 1], $"token {i} ({tokens[i]}) is not above token {i - 1} ({tokens[i - 1]})");
+        }
+    }
+
+    [Fact]
+    public async Task The_lock_lives_for_the_lock_timeout_and_its_age_is_measured_by_the_server()
+    {
+        var id = SessionIds.Create();
+        await Seed(id, new() { ["k"] = "v" });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var holder = await _store.GetExclusiveAsync(id, TimeSpan.FromMilliseconds(1500), false, default);
+        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "lock")), 1, 1500);
+
+        await Task.Delay(250);
+        var waiter = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+        var elapsed = clock.Elapsed;
+        Assert.Equal(SessionStoreStatus.Locked, waiter.Status);
+        Assert.Equal(holder.LockId, waiter.LockId);
+        Assert.InRange(waiter.LockAge, TimeSpan.FromMilliseconds(240), elapsed + TimeSpan.FromMilliseconds(50));
+
+        // The crashed holder never releases: its lock expires by its TTL, and then another request takes it.
+        SessionStoreResult taken;
+        while ((taken = await _store.GetExclusiveAsync(id, LockTimeout, false, default)).Status == SessionStoreStatus.Locked)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the lock did not expire");
+            await Task.Delay(20);
+        }
+
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(1400), $"the lock expired after {clock.Elapsed}, before its TTL");
+        Assert.Equal(SessionStoreStatus.Found, taken.Status);
+        Assert.False(await _store.WriteAndReleaseAsync(id, holder.LockId, Changes(new() { ["k"] = "late" }), default));
+        Assert.True(await _store.ReleaseAsync(id, taken.LockId, default));
+        Assert.Equal("v", (await _inspect.HashAsync(Key(id, "data")))["k"]);
+    }
+
+    [Fact]
+    public async Task The_data_expires_after_the_session_timeout_sliding_on_every_access()
+    {
+        var id = SessionIds.Create();
+        await Seed(id, new() { ["k"] = "v" }, TimeSpan.FromSeconds(3));
+        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "data")), 1, 3000);
+        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "meta")), 1, 3000);
+
+        async Task AssertSlides(string what, Func<Task> access)
+        {
+            await Task.Delay(300);
+            var before = await _inspect.IntegerAsync("PTTL", Key(id, "data"));
+            await access();
+            var data = await _inspect.IntegerAsync("PTTL", Key(id, "data"));
+            var meta = await _inspect.IntegerAsync("PTTL", Key(id, "meta"));
+            Assert.True(data > before && data <= 3000, $"{what} did not slide the expiry of the data ({before} -> {data} ms)");
+            Assert.True(meta > before && meta <= 3000, $"{what} did not slide the expiry of the meta key ({before} -> {meta} ms)");
+        }
+
+        await AssertSlides("a read-only load", async () => Assert.Equal(SessionStoreStatus.Found, (await _store.GetSharedAsync(id, default)).Status));
+        await AssertSlides("a keep-alive", async () => await _store.KeepAliveAsync(id, default));
+        SessionStoreResult held = default;
+        await AssertSlides("an exclusive get", async () => held = await _store.GetExclusiveAsync(id, TimeSpan.FromMilliseconds(100), false, default));
+        await Task.Delay(200); // The lock expired.
+        var forRelease = await _store.GetExclusiveAsync(id, TimeSpan.FromSeconds(2), false, default);
+        Assert.Equal(SessionStoreStatus.Found, forRelease.Status);
+        await AssertSlides("a release", async () => Assert.True(await _store.ReleaseAsync(id, forRelease.LockId, default)));
+        var forWrite = await _store.GetExclusiveAsync(id, TimeSpan.FromSeconds(2), false, default);
+        await AssertSlides("a write-back", async () =>
+            Assert.True(await _store.WriteAndReleaseAsync(id, forWrite.LockId, Changes(new() { ["k"] = "v2" }, TimeSpan.FromSeconds(3)), default)));
+        Assert.False(await _store.ReleaseAsync(id, held.LockId, default));
+
+        // Idle past its timeout: gone.
+        var last = await _store.GetExclusiveAsync(id, TimeSpan.FromSeconds(1), false, default);
+        Assert.True(await _store.WriteAndReleaseAsync(id, last.LockId, Changes(new(), TimeSpan.FromMilliseconds(300)), default));
+        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "meta")), 1, 300);
+        await Task.Delay(600);
+        Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetSharedAsync(id, default)).Status);
+        Assert.Empty(await _inspect.KeysAsync(Key(id, "data")));
+        Assert.Empty(await _inspect.KeysAsync(Key(id, "meta")));
+    }
+
+    [Fact]
+    public async Task A_locked_session_does_not_expire_under_its_holder()
+    {
+        var id = SessionIds.Create();
+        await Seed(id, new() { ["k"] = "v" }, TimeSpan.FromMilliseconds(300));
+        var held = await _store.GetExclusiveAsync(id, TimeSpan.FromSeconds(10), false, default);
+
+        await Task.Delay(500);
+
+        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "data")), 5000, 10000);
+        Assert.True(await _store.WriteAndReleaseAsync(id, held.LockId, Changes(new() { ["k2"] = "v2" }, TimeSpan.FromMilliseconds(300)), default));
+        Assert.Equal(new Dictionary<string, string> { ["k"] = "v", ["k2"] = "v2" }, await _inspect.HashAsync(Key(id, "data")));
+    }
+
+    [Fact]
+    public async Task Keep_alive_of_a_missing_session_creates_nothing()
+    {
+        var id = SessionIds.Create();
+        await _store.KeepAliveAsync(id, default);
+        Assert.Empty(await _inspect.KeysAsync($"{{{_prefix}:{id}}}*"));
+    }
+
+    [Fact]
+    public async Task Key_prefixes_isolate_applications_sharing_one_redis()
+    {
+        var id = SessionIds.Create();
+        var other = NewStore("other-" + Guid.NewGuid().ToString("N")[..8]);
+        await Seed(id, new() { ["k"] = "mine" });
+
+        Assert.Equal(SessionStoreStatus.NotFound, (await other.GetSharedAsync(id, default)).Status);
+        var otherLock = await other.GetExclusiveAsync(id, LockTimeout, true, default);
+        Assert.Equal(SessionStoreStatus.NotFound, otherLock.Status);
+        Assert.True(otherLock.HasLock);
+        Assert.Equal(SessionStoreStatus.Found, (await _store.GetSharedAsync(id, default)).Status);
+        Assert.All(await _inspect.KeysAsync($"*{id}*"), key => Assert.Matches($"^\\{{({_prefix}|other-[0-9a-f]{{8}}):{id}\\}}:(data|meta|lock|fence)$", key));
+    }
+
+    [Fact]
+    public void Prefixes_that_break_the_hash_tag_and_malformed_ids_are_rejected()
+    {
+        Assert.Throws<ArgumentException>(() => new RedisSessionKeys("app}x"));
+        Assert.Throws<ArgumentException>(() => new RedisSessionKeys("{app"));
+        Assert.Throws<ArgumentException>(() => new RedisSessionKeys(""));
+        Assert.Throws<ArgumentException>(() => new RedisSessionKeys("a\nb"));
+        var keys = new RedisSessionKeys("app");
+        Assert.Throws<ArgumentException>(() => keys.For("not-a-session-id"));
+        Assert.Throws<ArgumentException>(() => keys.For("ABCDEFGHIJKLMNOPQRSTUVWX"));
+        Assert.Throws<ArgumentException>(() => keys.For("abcdefghijklmnopqrstuvw}"));
+        var id = SessionIds.Create();
+        Assert.Equal([$"{{app:{id}}}:data", $"{{app:{id}}}:meta", $"{{app:{id}}}:lock", $"{{app:{id}}}:fence"], keys.For(id).Select(k => (string)k!));
+        Assert.Equal($"{{app:{id}}}:released", keys.Channel(id));
+    }
+
+    [Fact]
+    public async Task Releases_are_published_to_subscribers_of_the_session()
+    {
+        var id = SessionIds.Create();
+        var otherServer = NewStore(_prefix);
+        await Seed(id, new() { ["k"] = "v" });
+        var woken = 0;
+        var signal = new SemaphoreSlim(0);
+        var subscription = await _store.SubscribeAsync(id, () =>
+        {
+            Interlocked.Increment(ref woken);
+            signal.Release();
+        }, default);
+
+        async Task Expect(string what)
+        {
+            Assert.True(await signal.WaitAsync(TimeSpan.FromSeconds(5)), what + " was not published");
+        }
+
+        var held = await otherServer.GetExclusiveAsync(id, LockTimeout, false, default);
+        Assert.True(await otherServer.ReleaseAsync(id, held.LockId, default));
+        await Expect("a release");
+
+        held = await otherServer.GetExclusiveAsync(id, LockTimeout, false, default);
+        Assert.True(await otherServer.WriteAndReleaseAsync(id, held.LockId, Changes(new() { ["k"] = "v2" }), default));
+        await Expect("a write-back");
+
+        held = await otherServer.GetExclusiveAsync(id, LockTimeout, false, default);
+        Assert.True(await otherServer.ForceReleaseAsync(id, held.LockId, default));
+        await Expect("a force-release");
+
+        held = await otherServer.GetExclusiveAsync(id, LockTimeout, false, default);
+        Assert.True(await otherServer.RemoveAsync(id, held.LockId, default));
+        await Expect("a remove");
+
+        // Another session's release does not wake this one; a rejected release publishes nothing.
+        var otherId = SessionIds.Create();
+        var otherHeld = await otherServer.GetExclusiveAsync(otherId, LockTimeout, true, default);
+        Assert.True(await otherServer.ReleaseAsync(otherId, otherHeld.LockId, default));
+        Assert.False(await otherServer.ReleaseAsync(id, held.LockId, default));
+
+        await subscription.DisposeAsync();
+        var created = await otherServer.GetExclusiveAsync(id, LockTimeout, true, default);
+        Assert.True(await otherServer.ReleaseAsync(id, created.LockId, default));
+        await Task.Delay(200);
+        Assert.Equal(4, Volatile.Read(ref woken));
+    }
+
+    [Fact]
+    public async Task Scripts_are_loaded_again_after_redis_forgets_them()
+    {
+        var id = SessionIds.Create();
+        await Seed(id, new() { ["k"] = "v" });
+        await _inspect.CommandAsync("SCRIPT", "FLUSH");
+
+        var loaded = await _store.GetSharedAsync(id, default);
+
+        Assert.Equal(SessionStoreStatus.Found, loaded.Status);
+        Assert.Equal(SessionStoreStatus.Found, (await _store.GetSharedAsync(id, default)).Status);
+    }
+
+    [Fact]
+    public async Task A_cancelled_call_throws_operation_canceled()
+    {
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            await _store.GetExclusiveAsync(SessionIds.Create(), LockTimeout, true, cancelled.Token));
+    }
+
+    [Fact]
+    public async Task A_call_redis_does_not_answer_in_time_fails_with_a_clear_error()
+    {
+        var store = NewStore(_prefix, TimeSpan.FromMilliseconds(300));
+        var id = SessionIds.Create();
+        await store.GetSharedAsync(id, default); // connected
+        using var admin = await _redis.Server.ConnectAsync();
+        await admin.CommandAsync("CLIENT", "PAUSE", "5000", "ALL");
+        try
+        {
+            var started = DateTime.UtcNow;
+            var error = await Assert.ThrowsAsync<SessionStoreUnavailableException>(async () => await store.GetExclusiveAsync(id, LockTimeout, true, default));
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), "the call was not bounded by the operation timeout");
+            Assert.Contains("acquire", error.Message, StringComparison.Ordinal);
+            Assert.Contains("0.3 s", error.Message, StringComparison.Ordinal);
+            Assert.Equal("acquire", error.Operation);
+        }
+        finally
+        {
+            await admin.CommandAsync("CLIENT", "UNPAUSE");
+        }
+    }
+
+    internal static SessionChanges Changes(Dictionary<string, string> set, TimeSpan? timeout = null, bool isNew = false, params string[] removed) =>
+        new(set.ToDictionary(p => p.Key, p => Bytes(p.Value)), removed, timeout ?? TimeSpan.FromMinutes(20), isNew);
+
+    private static byte[] Bytes(string value) => Encoding.UTF8.GetBytes(value);
+
+    private string Key(string id, string part) => $"{{{_prefix}:{id}}}:{part}";
+
+    private async Task Seed(string id, Dictionary<string, string> items, TimeSpan? timeout = null)
+    {
+        var created = await _store.GetExclusiveAsync(id, LockTimeout, true, default);
+        Assert.True(await _store.WriteAndReleaseAsync(id, created.LockId, Changes(items, timeout, isNew: true), default));
+    }
+
+    private RedisSessionStateStore NewStore(string? prefix = null, TimeSpan? operationTimeout = null)
+    {
+        var store = new RedisSessionStateStore(new RedisSessionStoreOptions
+        {
+            Configuration = _redis.Configuration,
+            KeyPrefix = prefix ?? _prefix,
+            OperationTimeout = operationTimeout ?? TimeSpan.FromSeconds(5),
+        });
+        _stores.Add(store);
+        return store;
+    }
+
+    private static async Task WaitFor(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting");
+            await Task.Delay(10);
+        }
+    }
+}
