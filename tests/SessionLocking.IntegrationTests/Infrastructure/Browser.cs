@@ -33,6 +33,15 @@ public sealed partial class Browser
         }
     }
 
+    /// <summary>The value of a cookie in the jar, or null.</summary>
+    public string? Cookie(string name)
+    {
+        lock (_sync)
+        {
+            return _cookies.GetValueOrDefault(name);
+        }
+    }
+
     /// <summary>Puts a raw cookie value in the jar, valid or not (bad-cookie tests, replaying an old id).</summary>
     public void SetCookie(string name, string value)
     {
