@@ -174,13 +174,20 @@ public sealed class BrowserConcurrencyTests : IClassFixture<SampleAppFixture>
         {
             await _context.CloseAsync();
             _playwright.Dispose();
-            try
+            for (var attempt = 1; Directory.Exists(_profile); attempt++)
             {
-                Directory.Delete(_profile, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Chromium may still be writing its profile as it exits; the temporary folder is left behind.
+                try
+                {
+                    Directory.Delete(_profile, recursive: true);
+                }
+                catch (IOException) when (attempt < 10)
+                {
+                    await Task.Delay(200); // Chromium may still be writing its profile as it exits
+                }
+                catch (IOException)
+                {
+                    return; // the temporary folder is left behind
+                }
             }
         }
     }
