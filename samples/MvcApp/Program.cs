@@ -9,7 +9,14 @@ builder.Services.AddControllersWithViews();
 // Classic ASP.NET session state with per-request locks. Options bind from the "SessionState" section of
 // appsettings.json first (the store is chosen there too: in memory unless configured otherwise), then this
 // delegate runs. The object API (Session["cart"] = cart) only reads back types allowed here.
-builder.Services.AddLockedSession(options => options.AllowType<Cart>());
+// No options.Events.OnSessionStart (classic Session_Start): with a handler, every new session is stored and gets a
+// cookie on its first Required request, and this sample shows that a session nothing wrote sends no cookie.
+// docs/migration.md shows how to bring a Session_Start handler over.
+builder.Services.AddLockedSession(options =>
+{
+    options.AllowType<Cart>();
+    options.AllowType<CheckoutState>();
+});
 
 builder.Services.AddSingleton<AppClock>();
 builder.Services.AddSingleton<RunningRequests>();

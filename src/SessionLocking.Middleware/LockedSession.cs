@@ -390,7 +390,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         if (type is not null && !_codec.IsAllowed(type))
         {
             throw new SessionSerializationException(name, type.FullName ?? type.Name,
-                $"The session item '{name}' cannot be stored through the object API: the type '{type.FullName}' is not allowed. Allow it with options.AllowType<{type.Name}>() in AddLockedSession, or store it with Set<T>().");
+                $"The session item '{name}' cannot be stored through the object API: the type '{type.FullName}' is not allowed. Allow it with options.AllowType<{TypeNames.CSharp(type)}>() in AddLockedSession, or store it with Set<T>().");
         }
 
         var stored = Encode(name, value, type ?? typeof(object));

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using MvcApp.Models;
 using SessionLocking;
 
@@ -15,12 +16,17 @@ public sealed class CatalogueController : Controller
     /// <summary>The key <see cref="TryWrite"/> writes (and that is never saved).</summary>
     public const string ProbeKey = "catalogue-probe";
 
+    private readonly string _cookieName;
+
+    /// <param name="options">The session options: the page checks for the configured cookie name (SessionState:Cookie:Name).</param>
+    public CatalogueController(IOptions<LockedSessionOptions> options) => _cookieName = options.Value.Cookie.Name!;
+
     [HttpGet("")]
     public IActionResult Index()
     {
         var session = HttpContext.GetSessionState();
         var cart = session[CartKeys.Cart] as Cart;
-        var hasCookie = Request.Cookies.ContainsKey(SessionLocking.LockedSessionDefaults.CookieName);
+        var hasCookie = Request.Cookies.ContainsKey(_cookieName);
         return View(new CatalogueViewModel(ProductCatalogue.All, cart?.ItemCount ?? 0, hasCookie, session.IsReadOnly));
     }
 

@@ -111,7 +111,7 @@ internal sealed class SessionLockCoordinator
                 firstAnswer = releasedMeanwhile && _wakeOnRelease ? null : result;
             }
 
-            var outcome = await WaitAsync(queue, waiter!, sessionId, behavior, createIfMissing, firstAnswer, cancellationToken).ConfigureAwait(false);
+            var outcome = await WaitAsync(queue, waiter!, sessionId, behavior, createIfMissing, firstAnswer, releasesBefore, cancellationToken).ConfigureAwait(false);
             holding = outcome.HeldQueue is not null;
             return outcome;
         }
@@ -156,6 +156,7 @@ internal sealed class SessionLockCoordinator
         SessionStateBehavior behavior,
         bool createIfMissing,
         SessionStoreResult? firstAnswer,
+        long releasesBefore,
         CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
@@ -173,10 +174,12 @@ internal sealed class SessionLockCoordinator
                 Task signal;
                 bool isHead;
                 bool heldHere;
+                bool releasedSinceStart;
                 lock (queue.Sync)
                 {
                     isHead = queue.IsHead(waiter);
                     heldHere = queue.LocalHolders > 0;
+                    releasedSinceStart = queue.Releases != releasesBefore;
                     signal = waiter.Arm(out var pendingWake);
                     woken |= pendingWake;
                 }
@@ -189,11 +192,15 @@ internal sealed class SessionLockCoordinator
                     {
                         // A writer on this server holds the lock: its release wakes us, so ask only at the poll,
                         // or when that writer's lock reaches the execution timeout, whichever comes first.
-                        nextAskAt = heldHere ? now + Ticks(NextPollAfter(_time.GetElapsedTime(queue.LocalGrantedAt))) : now;
+                        nextAskAt = heldHere ? now + Ticks(NextPollAfter(_time.GetElapsedTime(queue.LocalGrantedAt)))
+                            : !_wakeOnRelease && releasedSinceStart ? NextClassicPoll(started, now)
+                            : now;
                     }
                 }
 
-                if (isHead && ((woken && !heldHere) || now >= nextAskAt))
+                // Classic polling: a writer released since we started waiting must not hand over early; we ask at our poll.
+                var wakeCounts = _wakeOnRelease || !releasedSinceStart;
+                if (isHead && ((woken && !heldHere && wakeCounts) || now >= nextAskAt))
                 {
                     if (queue.Subscription is { } subscription)
                     {
@@ -278,6 +285,14 @@ internal sealed class SessionLockCoordinator
         }
 
         return untilExpiry < _options.PollInterval ? untilExpiry : _options.PollInterval;
+    }
+
+    /// <summary>Classic polling: the waiter's next poll on its own cadence since it started waiting, as if it had polled all along.</summary>
+    private long NextClassicPoll(long started, long now)
+    {
+        var poll = Math.Max(1, Ticks(_options.PollInterval));
+        var polls = Math.Max(1, ((now - started) / poll) + 1);
+        return started + (polls * poll);
     }
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);

@@ -129,7 +129,7 @@ internal sealed class SessionValueCodec
         if (!_typeByAlias.TryGetValue(alias, out var type))
         {
             throw new SessionSerializationException(key, alias,
-                $"The session item '{key}' holds a value of type '{alias}', which the application has not allowed for the object API. Allow it with options.AllowType<{alias}>() in AddLockedSession, or read it with Get<T>().");
+                $"The session item '{key}' holds a value of type '{alias}', which the application has not allowed for the object API. Allow the type stored under that name with options.AllowType<T>() in AddLockedSession (an alias given there must match), or read it with Get<T>().");
         }
 
         return DecodePayload(key, payload.Span, type, alias);

@@ -33,6 +33,15 @@ public sealed partial class Browser
         }
     }
 
+    /// <summary>The value of a cookie in the jar, or null.</summary>
+    public string? Cookie(string name)
+    {
+        lock (_sync)
+        {
+            return _cookies.GetValueOrDefault(name);
+        }
+    }
+
     /// <summary>Puts a raw cookie value in the jar, valid or not (bad-cookie tests, replaying an old id).</summary>
     public void SetCookie(string name, string value)
     {
@@ -84,13 +93,29 @@ public sealed partial class Browser
     /// </summary>
     public async Task<HttpResponseMessage> SubmitFormAsync(string pagePath, string actionPath, params (string Name, string Value)[] fields)
     {
+        var token = await FormTokenAsync(pagePath, actionPath);
+        return await PostFormAsync(actionPath, token, fields);
+    }
+
+    /// <summary>
+    /// Loads <paramref name="pagePath"/>, checks it has a form posting to <paramref name="actionPath"/>, and returns
+    /// the antiforgery token of its forms (a token can be posted any number of times with this browser's cookies).
+    /// </summary>
+    public async Task<string> FormTokenAsync(string pagePath, string actionPath)
+    {
         var page = await GetStringAsync(pagePath);
         Assert.Contains($"action=\"{actionPath}\"", page);
         var token = TokenInput().Match(page);
         Assert.True(token.Success, $"no antiforgery token on {pagePath}");
+        return WebUtility.HtmlDecode(token.Groups[1].Value);
+    }
+
+    /// <summary>Posts a form with an antiforgery token from <see cref="FormTokenAsync"/>.</summary>
+    public Task<HttpResponseMessage> PostFormAsync(string actionPath, string token, params (string Name, string Value)[] fields)
+    {
         var form = fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))
-            .Append(new KeyValuePair<string, string>("__RequestVerificationToken", WebUtility.HtmlDecode(token.Groups[1].Value)));
-        return await PostAsync(actionPath, new FormUrlEncodedContent(form));
+            .Append(new KeyValuePair<string, string>("__RequestVerificationToken", token));
+        return PostAsync(actionPath, new FormUrlEncodedContent(form));
     }
 
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken = default)

@@ -1,7 +1,9 @@
+using System.Text;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -24,12 +26,18 @@ public sealed class SampleApp : IDisposable
     {
     }
 
-    private SampleApp(Action<IServiceCollection>? configureServices)
+    private SampleApp(Action<IServiceCollection>? configureServices, string? settingsJson = null)
     {
         _root = new WebApplicationFactory<Program>();
         _factory = _root.WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Development");
+            if (settingsJson is not null)
+            {
+                // After the sample's own appsettings*.json, so these settings win.
+                builder.ConfigureAppConfiguration(config => config.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(settingsJson))));
+            }
+
             builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning).AddProvider(Logs));
             if (configureServices is not null)
             {
@@ -44,6 +52,9 @@ public sealed class SampleApp : IDisposable
     public static SampleApp With(Action<LockedSessionOptions> configure) =>
         new(services => services.Configure(configure));
 
+    /// <summary>The sample with more configuration, as an appsettings.json document that wins over the sample's own.</summary>
+    public static SampleApp WithSettings(string json) => new(configureServices: null, json);
+
     /// <summary>The sample with changed services.</summary>
     public static SampleApp WithServices(Action<IServiceCollection> configureServices) => new(configureServices);
 
@@ -53,6 +64,16 @@ public sealed class SampleApp : IDisposable
     /// <summary>The errors (and worse) logged after entry <paramref name="since"/> of <see cref="Logs"/>.</summary>
     public IReadOnlyList<LogEntry> ErrorsSince(int since) =>
         Logs.Entries.Skip(since).Where(e => e.Level >= LogLevel.Error).ToList();
+
+    /// <summary>The app's services (starts the app).</summary>
+    public IServiceProvider Services
+    {
+        get
+        {
+            _ = _started.Value;
+            return _factory.Services;
+        }
+    }
 
     /// <summary>Where Kestrel listens, e.g. http://127.0.0.1:41234/.</summary>
     public Uri Address => _started.Value.Address;

@@ -67,6 +67,16 @@ public class LockedSessionTests
     }
 
     [Fact]
+    public void The_error_for_a_generic_type_says_what_to_write()
+    {
+        var session = Load(null);
+
+        var error = Assert.Throws<SessionSerializationException>(() => session["carts"] = new List<Cart>());
+
+        Assert.Contains("options.AllowType<List<LockedSessionTests.Cart>>()", error.Message);
+    }
+
+    [Fact]
     public void Stored_data_naming_a_type_that_is_not_allowed_is_never_loaded()
     {
         var session = RoundTrip(s => s.Set("thing", new NotAllowed { X = 3 }));

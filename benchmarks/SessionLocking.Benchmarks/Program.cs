@@ -1,0 +1,99 @@
+using SessionLocking.Benchmarks.Infrastructure;
+using SessionLocking.Benchmarks.Load;
+
+namespace SessionLocking.Benchmarks;
+
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var command = args.Length > 0 ? args[0] : "help";
+        var options = Args.Parse(args.Skip(1).ToArray());
+        var results = options.Get("results", "benchmarks/results");
+        var redis = options.GetOrNull("redis");
+        var seconds = double.Parse(options.Get("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
+        switch (command)
+        {
+            case "hot":
+            {
+                var sink = new ResultSink(results, "1-hot-session");
+                await HotSessionScenario.RunAsync(sink, redis, TimeSpan.FromSeconds(seconds));
+                sink.Save();
+                return 0;
+            }
+
+            case "many":
+            {
+                var sink = new ResultSink(results, "2-many-sessions");
+                await ManySessionsScenario.RunAsync(sink, redis, TimeSpan.FromSeconds(seconds));
+                sink.Save();
+                return 0;
+            }
+
+            case "waiting":
+            {
+                var sink = new ResultSink(results, "4-waiting-cost");
+                await Waiting.WaitingCostScenario.RunAsync(sink, typeof(Program).Assembly.Location);
+                sink.Save();
+                return 0;
+            }
+
+            case "waiting-client":
+                return await Waiting.WaitingCostScenario.ClientAsync(options);
+
+            case "micro":
+            {
+                var sink = new ResultSink(results, "5-micro");
+                Micro.MicroRunner.Run(sink, Path.Combine(results, "bdn"), options.GetOrNull("filter"));
+                sink.Save();
+                return 0;
+            }
+
+            case "roundtrips":
+            {
+                var sink = new ResultSink(results, "3-round-trips");
+                await RoundTripsScenario.RunAsync(sink, redis);
+                sink.Save();
+                return 0;
+            }
+
+            case "report":
+                Report.MarkdownReport.Write(options);
+                return 0;
+
+            default:
+                Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|report> [--results DIR] [--redis HOST:PORT] [--seconds N]");
+                return 2;
+        }
+    }
+}
+
+/// <summary>"--name value" pairs.</summary>
+internal sealed class Args
+{
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+    public List<string> Rest { get; } = new();
+
+    public static Args Parse(string[] args)
+    {
+        var parsed = new Args();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length)
+            {
+                parsed._values[args[i][2..]] = args[++i];
+            }
+            else
+            {
+                parsed.Rest.Add(args[i]);
+            }
+        }
+
+        return parsed;
+    }
+
+    public string Get(string name, string fallback) => _values.TryGetValue(name, out var v) ? v : fallback;
+
+    public string? GetOrNull(string name) => _values.TryGetValue(name, out var v) ? v : null;
+}

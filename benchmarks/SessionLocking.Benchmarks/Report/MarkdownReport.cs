@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using SessionLocking.Benchmarks.Infrastructure;
+
+namespace SessionLocking.Benchmarks.Report;
+
+/// <summary>Joins the scenario sections of a results folder into docs/benchmarks.md, with the machine and a summary of the targets.</summary>
+internal static class MarkdownReport
+{
+    private static readonly (string File, string Title)[] Sections =
+    [
+        ("1-hot-session", "1. Hot session"),
+        ("2-many-sessions", "2. Many sessions"),
+        ("3-round-trips", "3. Round trips and bytes"),
+        ("4-waiting-cost", "4. Waiting cost"),
+        ("5-micro", "5. Micro-benchmarks"),
+    ];
+
+    public static void Write(Args args)
+    {
+        var results = args.Get("results", "benchmarks/results");
+        var output = args.Get("out", "docs/benchmarks.md");
+        var md = new StringBuilder();
+        md.AppendLine("# Benchmarks");
+        md.AppendLine();
+        md.AppendLine("Written by the benchmark command; every figure below is from its latest run. Run it from the repository root:");
+        md.AppendLine();
+        md.AppendLine("```sh");
+        md.AppendLine(args.Get("command", "./scripts/benchmark.sh"));
+        md.AppendLine("```");
+        md.AppendLine();
+        md.AppendLine("It builds `benchmarks/SessionLocking.Benchmarks` in Release, starts its own `redis-server` on a free loopback port with no persistence, " +
+                      "runs every scenario (the load scenarios against real Kestrel on loopback, in-process; the micro-benchmarks with BenchmarkDotNet), stops Redis and rewrites this file. " +
+                      "Every figure is given as a ratio to a baseline measured in the same run, and load figures with p50/p99 latencies. " +
+                      "The program's sources are in [`benchmarks/SessionLocking.Benchmarks`](../benchmarks/SessionLocking.Benchmarks); each scenario can also be run alone " +
+                      "(`dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll hot|many|roundtrips|waiting|micro --redis 127.0.0.1:PORT`).");
+        md.AppendLine();
+
+        md.AppendLine("## Machine");
+        md.AppendLine();
+        md.AppendLine("| | |");
+        md.AppendLine("|---|---|");
+        foreach (var (name, value) in Machine(args))
+        {
+            md.AppendLine($"| {name} | {value} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("Absolute numbers depend on the machine and on what else runs on it; compare the ratios, which are measured against baselines in the same run " +
+                      "(the load scenarios alternate their set-ups in rounds so that background noise hits all of them alike).");
+        md.AppendLine();
+
+        md.AppendLine("## Targets");
+        md.AppendLine();
+        md.AppendLine("| scenario | target | measured | result |");
+        md.AppendLine("|---|---|---|---|");
+        foreach (var (file, title) in Sections)
+        {
+            var targets = Path.Combine(results, file + ".targets.json");
+            if (!File.Exists(targets))
+            {
+                md.AppendLine($"| {title} | – | scenario did not complete (see the console output of the run) | **failed** |");
+                continue;
+            }
+
+            foreach (var t in ResultSink.LoadTargets(targets))
+            {
+                md.AppendLine($"| {t.Scenario} | {t.Target} | {t.Measured} | {(t.Met is null ? t.Note ?? "not run" : Fmt.Met(t.Met))} |");
+            }
+        }
+
+        md.AppendLine();
+        foreach (var (file, title) in Sections)
+        {
+            var section = Path.Combine(results, file + ".md");
+            if (File.Exists(section))
+            {
+                md.Append(File.ReadAllText(section));
+            }
+            else
+            {
+                md.AppendLine($"## {title}");
+                md.AppendLine();
+                md.AppendLine("This scenario did not complete in the latest run; see the console output of the command.");
+                md.AppendLine();
+            }
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        File.WriteAllText(output, md.ToString().TrimEnd() + Environment.NewLine);
+        Console.WriteLine($"Wrote {output}");
+    }
+
+    private static IEnumerable<(string, string)> Machine(Args args)
+    {
+        yield return ("CPU", CpuModel());
+        yield return ("cores", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture) + " (as seen by .NET)");
+        yield return ("memory", Memory());
+        yield return ("OS", Os());
+        yield return (".NET", $"{RuntimeInformation.FrameworkDescription} (SDK {args.Get("sdk", "?")}), {RuntimeInformation.ProcessArchitecture}, Server GC, Release build");
+        yield return ("Redis", args.Get("redis-version", "?"));
+        yield return ("load average", $"{args.Get("load-start", "?")} at the start, {args.Get("load-end", "?")} at the end (1, 5, 15 min)");
+        yield return ("run", $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, commit {args.Get("commit", "?")}, {args.Get("elapsed", "?")} in all");
+        if (args.GetOrNull("note") is { } note)
+        {
+            yield return ("note", note);
+        }
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "?" : line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+
+    private static string Memory()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+            var kb = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            return (kb / 1024.0 / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " GiB";
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or FormatException)
+        {
+            return "?";
+        }
+    }
+
+    private static string Os()
+    {
+        var name = RuntimeInformation.OSDescription;
+        try
+        {
+            var pretty = File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal));
+            if (pretty is not null)
+            {
+                name = pretty["PRETTY_NAME=".Length..].Trim('"') + ", kernel " + File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return name;
+    }
+}
