@@ -34,7 +34,7 @@ public sealed class RedisStallTests(RedisFixture redis, ITestOutputHelper output
         }
 
         await using var probes = new FaultKit.Prober(host.Address);
-        await StallAsync(stall, TimeSpan.FromSeconds(2.5));
+        await StallAsync(stall, TimeSpan.FromSeconds(3));
         var stalled = Stopwatch.StartNew();
 
         var requests = new List<(string Kind, Task<FaultKit.Outcome> Request)>();
@@ -59,7 +59,7 @@ public sealed class RedisStallTests(RedisFixture redis, ITestOutputHelper output
             Assert.True(outcome.Elapsed < OperationTimeout + TimeSpan.FromSeconds(1.5), $"{kind} took {outcome.Elapsed}");
         }
 
-        Assert.True(stallSeenFor < TimeSpan.FromSeconds(2.5), $"the requests were answered only after {stallSeenFor}, not before the stall ended");
+        Assert.True(stallSeenFor < TimeSpan.FromSeconds(2), $"the requests were answered only after {stallSeenFor}, not before the stall ended");
         Assert.All(newcomers, c => Assert.Null(c.SessionId)); // No cookie for a session that was never had.
         var slid = await keepAlive; // A request without session state does not fail because sliding failed.
         output.WriteLine($"{stall}, keep-alive of a Disabled request: {slid}");
@@ -176,7 +176,7 @@ public sealed class RedisStallTests(RedisFixture redis, ITestOutputHelper output
         await FaultKit.UntilAsync(async () =>
         {
             using var ping = await redis.Server.ConnectAsync();
-            return !ping.StringAsync("PING").Wait(TimeSpan.FromMilliseconds(50));
+            return !ping.StringAsync("PING").Wait(TimeSpan.FromMilliseconds(250));
         }, TimeSpan.FromSeconds(5), "redis-server is busy");
     }
 
