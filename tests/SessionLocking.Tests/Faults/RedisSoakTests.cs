@@ -82,7 +82,17 @@ public sealed class RedisSoakTests(ITestOutputHelper output)
             Assert.All(sharedIds, id => Assert.Equal(0, coordinator.WaitingCount(id)));
         }
 
-        var heapAtEnd = FullCollection();
+        // The heap once the load's leftovers (connections being closed, timers of cancelled requests) are gone: a
+        // few measurements a second apart, the lowest counts; a leak stays in all of them.
+        var allowed = 256L * 1024 + 48L * stats.NewSessions;
+        var heapAtEnd = long.MaxValue;
+        var measurements = new List<long>();
+        for (var attempt = 0; attempt < 5 && heapAtEnd - heapAfterWarmUp >= allowed; attempt++)
+        {
+            await Task.Delay(attempt == 0 ? 0 : 1000);
+            measurements.Add(FullCollection());
+            heapAtEnd = measurements.Min();
+        }
 
         // The report.
         output.WriteLine($"{stats.Requests} requests in {loadTime.TotalSeconds:0} s of faulted load (+8 s warm-up), {stats.Pauses} CLIENT PAUSE 300 ms, {stats.ConnectionKills} CLIENT KILL of the servers' Redis connections");
@@ -93,7 +103,7 @@ public sealed class RedisSoakTests(ITestOutputHelper output)
 
         output.WriteLine($"churn: {stats.NewSessions} new sessions, {stats.Regenerations} new ids, {stats.Abandons} abandoned, {stats.ChurnChecks} checks, {stats.ChurnUnknown} cycles with an unknown outcome");
         output.WriteLine($"disconnects while waiting or running: {stats.Disconnects}; two fast writers inside one session at once: {tracker.Violations}; read-only reads of a shared session that saw it new (empty): {stats.EmptyReads}");
-        output.WriteLine($"GC heap after a full collection: {heapAfterWarmUp / 1024.0 / 1024:0.00} MiB after warm-up, {heapAtEnd / 1024.0 / 1024:0.00} MiB at the end ({(heapAtEnd - heapAfterWarmUp) / (double)Math.Max(1, stats.NewSessions):0} bytes per session created); thread pool {ThreadPool.ThreadCount} threads");
+        output.WriteLine($"GC heap after a full collection: {heapAfterWarmUp / 1024.0 / 1024:0.00} MiB after warm-up, {heapAtEnd / 1024.0 / 1024:0.00} MiB at the end ({(heapAtEnd - heapAfterWarmUp) / (double)Math.Max(1, stats.NewSessions):0} bytes per session created; measured {string.Join(", ", measurements)}); thread pool {ThreadPool.ThreadCount} threads");
 
         // No lost update, exactly.
         long unknownTotal = 0, incrementsTotal = 0;
@@ -127,7 +137,6 @@ public sealed class RedisSoakTests(ITestOutputHelper output)
         // Memory flat: a minute of load (tens of thousands of requests, about ten thousand sessions) leaves less than
         // 256 KiB plus 48 bytes per session created behind; a leak of one small object per session (a dictionary
         // entry keyed by the id, about 110 bytes) fails it.
-        var allowed = 256L * 1024 + 48L * stats.NewSessions;
         Assert.True(heapAtEnd - heapAfterWarmUp < allowed, $"the heap grew from {heapAfterWarmUp} to {heapAtEnd} bytes, more than {allowed} for {stats.NewSessions} sessions created");
 
         foreach (var client in shared.Concat(churn))
