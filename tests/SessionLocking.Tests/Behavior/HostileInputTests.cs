@@ -180,73 +180,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         public Node? Next { get; set; }
     }
 
-    /// <summary>
-    /// Every byte value (bar CR and LF, which end the header line itself) alone, repeated and inside near-valid
-    /// ids; random bytes and random printable text up to 8 KB; near-valid ids; repeated cookies.
-    /// </summary>
-    private static IEnumerable<byte[][]> ForgedCookies()
-    {
-        var random = new Random(20261121);
-        byte[] Cookie(byte[] value) => Encoding.ASCII.GetBytes(CookieName + "=").Concat(value).ToArray();
-        byte[] ValidId() => Encoding.ASCII.GetBytes(SessionIds.Create());
-        var allBytes = Enumerable.Range(0, 256).Select(b => (byte)b).Where(b => b is not (13 or 10)).ToArray();
+    private static IEnumerable<byte[][]> ForgedCookies() => Infrastructure.ForgedCookies.Generate(20261121);
 
-        foreach (var b in allBytes)
-        {
-            yield return new[] { Cookie(new[] { b }) };
-            yield return new[] { Cookie(Enumerable.Repeat(b, 24).ToArray()) };
-            var id = ValidId();
-            id[random.Next(24)] = b;
-            yield return new[] { Cookie(id) };
-            yield return new[] { Cookie(ValidId()[..23].Append(b).ToArray()) };
-        }
-
-        foreach (var length in new[] { 1, 2, 23, 24, 25, 100, 1000, 4096, 8192 })
-        {
-            for (var i = 0; i < 40; i++)
-            {
-                yield return new[] { Cookie(Enumerable.Range(0, length).Select(_ => allBytes[random.Next(allBytes.Length)]).ToArray()) };
-            }
-        }
-
-        const string printable = "!#$%&'()*+-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~";
-        for (var i = 0; i < 6_200; i++)
-        {
-            var length = i % 10 == 0 ? random.Next(1, 8193) : random.Next(1, 64);
-            yield return new[] { Cookie(Enumerable.Range(0, length).Select(_ => (byte)printable[random.Next(printable.Length)]).ToArray()) };
-        }
-
-        for (var i = 0; i < 2_000; i++)
-        {
-            var id = ValidId();
-            switch (i % 4)
-            {
-                case 0:
-                    id[random.Next(24)] = (byte)"6789ABZ_-{}"[random.Next(11)];
-                    yield return new[] { Cookie(id) };
-                    break;
-                case 1:
-                    yield return new[] { Cookie(id[..random.Next(1, 24)]) };
-                    break;
-                case 2:
-                    yield return new[] { Cookie(id.Concat(Encoding.ASCII.GetBytes("a")).ToArray()) };
-                    break;
-                default:
-                    yield return new[] { Cookie(Encoding.ASCII.GetBytes(Encoding.ASCII.GetString(id).ToUpperInvariant())) };
-                    break;
-            }
-        }
-
-        for (var i = 0; i < 600; i++)
-        {
-            var unknown = ValidId();
-            var junk = Encoding.ASCII.GetBytes("x" + random.Next());
-            yield return i % 2 == 0
-                ? new[] { Cookie(junk.Concat(Encoding.ASCII.GetBytes("; " + CookieName + "=")).Concat(unknown).ToArray()) }
-                : new[] { Cookie(unknown), Cookie(junk) };
-        }
-    }
-
-    private static string Describe(byte[][] headers) =>
-        string.Join(" | ", headers.Select(h => Convert.ToHexString(h.Length > 40 ? h[..40] : h) + (h.Length > 40 ? $"…({h.Length} bytes)" : "")));
+    private static string Describe(byte[][] headers) => Infrastructure.ForgedCookies.Describe(headers);
 }

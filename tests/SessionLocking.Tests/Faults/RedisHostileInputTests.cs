@@ -287,91 +287,12 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
     }
 
     /// <summary>
-    /// 10,000+ forged cookie headers, the families of <c>HostileInputTests</c> plus ones aimed at Redis keys:
-    /// hash-tag braces, glob characters, key suffixes, a prefix of this application and of another one, and the
-    /// well-formed id of another application's session.
+    /// The shared forged cookies plus ones aimed at Redis keys: a prefix of this application and of another one,
+    /// a Lua injection attempt, and the well-formed id of another application's session.
     /// </summary>
-    private IEnumerable<byte[][]> ForgedCookies(string foreignId)
-    {
-        var random = new Random(20261122);
-        byte[] Cookie(string value) => Encoding.Latin1.GetBytes(CookieName + "=" + value);
-        byte[] CookieBytes(byte[] value) => Encoding.ASCII.GetBytes(CookieName + "=").Concat(value).ToArray();
-        string ValidId() => SessionIds.Create();
-        var allBytes = Enumerable.Range(0, 256).Select(b => (byte)b).Where(b => b is not (13 or 10)).ToArray();
-
-        foreach (var b in allBytes)
-        {
-            yield return [CookieBytes([b])];
-            yield return [CookieBytes(Enumerable.Repeat(b, 24).ToArray())];
-            var id = Encoding.ASCII.GetBytes(ValidId());
-            id[random.Next(24)] = b;
-            yield return [CookieBytes(id)];
-            yield return [CookieBytes(Encoding.ASCII.GetBytes(ValidId()[..23]).Append(b).ToArray())];
-        }
-
-        string[] aimed =
-        [
-            "{", "}", "{}", "}{", "{" + _prefix + ":", "{" + _prefix + ":x}", "{" + _prefix + "-other:" + foreignId + "}", "*", "?", "[a-z]*", "\\", ":lock", ":data",
-            "}:lock", "{x}:meta", "' or 1=1", "]]..redis.call('FLUSHALL')..[[", "%7B", "%00", "..", "/", "session:", " ", "\t",
-        ];
-        foreach (var piece in aimed)
-        {
-            var id = ValidId();
-            yield return [Cookie(piece)];
-            yield return [Cookie(id + piece)];
-            yield return [Cookie(piece + id)];
-            yield return [Cookie(id[..12] + piece + id[12..])];
-            yield return [Cookie(id[..(24 - Math.Min(piece.Length, 24))] + piece[..Math.Min(piece.Length, 24)])]; // 24 characters, not all a-z0-5
-        }
-
-        for (var i = 0; i < 50; i++)
-        {
-            yield return [Cookie(foreignId)]; // well-formed, unknown to this application: a fresh id, never the other's data
-        }
-
-        foreach (var length in new[] { 1, 2, 23, 24, 25, 100, 1000, 4096, 8192 })
-        {
-            for (var i = 0; i < 30; i++)
-            {
-                yield return [CookieBytes(Enumerable.Range(0, length).Select(_ => allBytes[random.Next(allBytes.Length)]).ToArray())];
-            }
-        }
-
-        const string printable = "!#$%&'()*+-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~";
-        for (var i = 0; i < 6_000; i++)
-        {
-            var length = i % 10 == 0 ? random.Next(1, 8193) : random.Next(1, 64);
-            yield return [Cookie(new string(Enumerable.Range(0, length).Select(_ => printable[random.Next(printable.Length)]).ToArray()))];
-        }
-
-        for (var i = 0; i < 2_000; i++)
-        {
-            var id = ValidId().ToCharArray();
-            switch (i % 4)
-            {
-                case 0:
-                    id[random.Next(24)] = "6789ABZ_-{}:*"[random.Next(13)];
-                    yield return [Cookie(new string(id))];
-                    break;
-                case 1:
-                    yield return [Cookie(new string(id)[..random.Next(1, 24)])];
-                    break;
-                case 2:
-                    yield return [Cookie(new string(id) + "a")];
-                    break;
-                default:
-                    yield return [Cookie(new string(id).ToUpperInvariant())];
-                    break;
-            }
-        }
-
-        for (var i = 0; i < 600; i++)
-        {
-            var unknown = ValidId();
-            var junk = "x" + random.Next();
-            yield return i % 2 == 0
-                ? [Cookie(junk + "; " + CookieName + "=" + unknown)]
-                : [Cookie(unknown), Cookie(junk)];
-        }
-    }
+    private IEnumerable<byte[][]> ForgedCookies(string foreignId) =>
+        Infrastructure.ForgedCookies.Generate(
+            20261122,
+            ["{" + _prefix + ":", "{" + _prefix + ":x}", "{" + _prefix + "-other:" + foreignId + "}", "]]..redis.call('FLUSHALL')..[[", "session:"],
+            foreignId);
 }
