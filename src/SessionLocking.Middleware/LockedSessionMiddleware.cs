@@ -104,7 +104,7 @@ internal sealed class LockedSessionMiddleware
 
         var session = new LockedSession(
             acquisition.SessionId,
-            acquisition.Result.Data,
+            acquisition.StoreResult.Data,
             behavior == SessionStateBehavior.ReadOnly,
             _store.Mode,
             _codec,
@@ -177,7 +177,7 @@ internal sealed class LockedSessionMiddleware
         var regenerate = _options.RegenerateUnknownSessionIds;
         var acquisition = await _coordinator.AcquireAsync(
             cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, cancellationToken);
-        if (acquisition.Status != AcquireStatus.Acquired || acquisition.Result.Status != SessionStoreStatus.NotFound || !regenerate)
+        if (acquisition.Status != AcquireStatus.Acquired || acquisition.StoreResult.Status != SessionStoreStatus.NotFound || !regenerate)
         {
             return acquisition;
         }
@@ -200,7 +200,7 @@ internal sealed class LockedSessionMiddleware
         // lock released even if the client has gone. The store bounds each call with its own timeout.
         var cancellationToken = CancellationToken.None;
         var sessionId = session.OriginalId;
-        var lockId = acquisition.Result.LockId;
+        var lockId = acquisition.StoreResult.LockId;
         var sessionKey = new SessionKey(sessionId);
         bool accepted;
         var changesLost = true;
@@ -266,8 +266,8 @@ internal sealed class LockedSessionMiddleware
         var target = await _coordinator.AcquireAsync(session.SessionID, SessionStateBehavior.Required, createIfMissing: true, cancellationToken);
         try
         {
-            if (target.Status != AcquireStatus.Acquired || target.Result.Status != SessionStoreStatus.NotFound
-                || !await _store.WriteAndReleaseAsync(session.SessionID, target.Result.LockId, snapshot, cancellationToken))
+            if (target.Status != AcquireStatus.Acquired || target.StoreResult.Status != SessionStoreStatus.NotFound
+                || !await _store.WriteAndReleaseAsync(session.SessionID, target.StoreResult.LockId, snapshot, cancellationToken))
             {
                 throw new InvalidOperationException("The session could not be stored under its new id.");
             }
@@ -279,15 +279,15 @@ internal sealed class LockedSessionMiddleware
 
         Log.SessionIdRegenerated(_logger, new SessionKey(session.OriginalId), new SessionKey(session.SessionID));
         return session.IsNewSession
-            ? await _store.ReleaseAsync(session.OriginalId, acquisition.Result.LockId, cancellationToken)
-            : await _store.RemoveAsync(session.OriginalId, acquisition.Result.LockId, cancellationToken);
+            ? await _store.ReleaseAsync(session.OriginalId, acquisition.StoreResult.LockId, cancellationToken)
+            : await _store.RemoveAsync(session.OriginalId, acquisition.StoreResult.LockId, cancellationToken);
     }
 
     private async Task ReleaseWithoutSavingAsync(LockAcquisition acquisition)
     {
         try
         {
-            await _store.ReleaseAsync(acquisition.SessionId, acquisition.Result.LockId, CancellationToken.None);
+            await _store.ReleaseAsync(acquisition.SessionId, acquisition.StoreResult.LockId, CancellationToken.None);
         }
         catch (Exception ex)
         {

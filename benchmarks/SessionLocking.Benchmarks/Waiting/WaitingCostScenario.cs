@@ -184,7 +184,7 @@ internal static class WaitingCostScenario
 
             if (release)
             {
-                await store.WriteAndReleaseAsync(sessionId, acquisition.Result.LockId, noChange, CancellationToken.None).ConfigureAwait(false);
+                await store.WriteAndReleaseAsync(sessionId, acquisition.StoreResult.LockId, noChange, CancellationToken.None).ConfigureAwait(false);
                 coordinator.Release(acquisition);
             }
 
@@ -195,7 +195,7 @@ internal static class WaitingCostScenario
         await OneAsync(release: true);
         var warmHolder = await coordinator.AcquireAsync(sessionId, SessionStateBehavior.Required, false, CancellationToken.None);
         var warmWaiter = OneAsync(release: true);
-        await store.ReleaseAsync(sessionId, warmHolder.Result.LockId, CancellationToken.None);
+        await store.ReleaseAsync(sessionId, warmHolder.StoreResult.LockId, CancellationToken.None);
         coordinator.Release(warmHolder);
         await warmWaiter;
 
@@ -214,7 +214,7 @@ internal static class WaitingCostScenario
 
         While(m);
         var watch = Stopwatch.StartNew();
-        await store.ReleaseAsync(sessionId, holder.Result.LockId, CancellationToken.None);
+        await store.ReleaseAsync(sessionId, holder.StoreResult.LockId, CancellationToken.None);
         coordinator.Release(holder);
         var results = await Task.WhenAll(tasks);
         m.Drain = watch.Elapsed;

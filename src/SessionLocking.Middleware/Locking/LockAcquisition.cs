@@ -8,4 +8,4 @@ internal enum AcquireStatus
 }
 
 /// <summary>The outcome of <see cref="SessionLockCoordinator.AcquireAsync"/>; an exclusive one must be handed back to <see cref="SessionLockCoordinator.Release"/>.</summary>
-internal readonly record struct LockAcquisition(AcquireStatus Status, SessionStoreResult Result, TimeSpan Waited, SessionWaitQueue? HeldQueue, string SessionId);
+internal readonly record struct LockAcquisition(AcquireStatus Status, SessionStoreResult StoreResult, TimeSpan Waited, SessionWaitQueue? HeldQueue, string SessionId);

@@ -64,7 +64,7 @@ public sealed class SessionLockCoordinatorTests
                 }
 
                 Interlocked.Decrement(ref inside);
-                Assert.True(await store.ReleaseAsync(id, acquisition.Result.LockId, CancellationToken.None));
+                Assert.True(await store.ReleaseAsync(id, acquisition.StoreResult.LockId, CancellationToken.None));
                 coordinator.Release(acquisition);
                 Interlocked.Increment(ref handovers);
             }
@@ -82,7 +82,7 @@ public sealed class SessionLockCoordinatorTests
         await using var _ = services;
         const string id = "abcdefghijklmnopqrstuvwx";
         var writer = await coordinator.AcquireAsync(id, SessionStateBehavior.Required, createIfMissing: true, default);
-        Assert.True(await store.WriteAndReleaseAsync(id, writer.Result.LockId, new SessionChanges(new Dictionary<string, byte[]>(), Array.Empty<string>(), TimeSpan.FromMinutes(20), true), default));
+        Assert.True(await store.WriteAndReleaseAsync(id, writer.StoreResult.LockId, new SessionChanges(new Dictionary<string, byte[]>(), Array.Empty<string>(), TimeSpan.FromMinutes(20), true), default));
         coordinator.Release(writer);
         writer = await coordinator.AcquireAsync(id, SessionStateBehavior.Required, createIfMissing: true, default);
 
@@ -91,11 +91,11 @@ public sealed class SessionLockCoordinatorTests
         Assert.All(readers, r => Assert.False(r.IsCompleted));
         Assert.Equal(5, coordinator.WaitingCount(id));
 
-        Assert.True(await store.ReleaseAsync(id, writer.Result.LockId, default));
+        Assert.True(await store.ReleaseAsync(id, writer.StoreResult.LockId, default));
         coordinator.Release(writer);
         var results = await Task.WhenAll(readers).WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.All(results, r => Assert.Equal(SessionStoreStatus.Found, r.Result.Status));
+        Assert.All(results, r => Assert.Equal(SessionStoreStatus.Found, r.StoreResult.Status));
         Assert.Equal(0, coordinator.WaitingCount(id));
         Assert.Equal(0, coordinator.ActiveSessions);
     }
@@ -133,13 +133,13 @@ public sealed class SessionLockCoordinatorTests
         await aInStore.Task;
         var b = coordinator.AcquireAsync(id, SessionStateBehavior.Required, true, default).AsTask();
         var held = await a;
-        Assert.True(await instrumented.ReleaseAsync(id, held.Result.LockId, default));
+        Assert.True(await instrumented.ReleaseAsync(id, held.StoreResult.LockId, default));
         coordinator.Release(held);
         aReleased.SetResult();
 
         var acquired = await b.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(AcquireStatus.Acquired, acquired.Status);
-        Assert.True(acquired.Result.HasLock);
+        Assert.True(acquired.StoreResult.HasLock);
     }
 
     /// <summary>
@@ -174,7 +174,7 @@ public sealed class SessionLockCoordinatorTests
         var b = Task.Run(() => coordinator.AcquireAsync(id, SessionStateBehavior.Required, true, default).AsTask());
         var held = await a;
         await log.Reached.WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.True(await instrumented.ReleaseAsync(id, held.Result.LockId, default));
+        Assert.True(await instrumented.ReleaseAsync(id, held.StoreResult.LockId, default));
         coordinator.Release(held);
         log.Continue();
 
