@@ -50,27 +50,8 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
         await using var host = await FaultKit.StartHostAsync(redis.Configuration, _prefix, operationTimeout: TimeSpan.FromSeconds(10));
         var cases = ForgedCookies(foreignId).ToArray();
         Assert.True(cases.Length >= 10_000, $"only {cases.Length} cases");
-        var problems = new ConcurrentQueue<string>();
-        var issued = new ConcurrentDictionary<string, byte>();
-        var rejectedByHttp = 0;
-
-        await Parallel.ForEachAsync(cases, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (headers, _) =>
-        {
-            var response = await RawHttp.SendAsync(host.Address, "POST", "/set?key=a&value=1", headers);
-            if (response.Status == 400 && headers.Any(h => h.Any(b => b < 0x20 && b != 0x09 || b >= 0x7f)))
-            {
-                Interlocked.Increment(ref rejectedByHttp); // Kestrel refuses control and non-ASCII bytes before any middleware.
-                return;
-            }
-
-            var cookie = response.SetCookies.SingleOrDefault(c => c.StartsWith(CookieName + "=", StringComparison.Ordinal));
-            var id = cookie?.Split(';')[0][(CookieName.Length + 1)..];
-            if (response.Status != 200 || id is null || !SessionIds.IsValid(id) || !issued.TryAdd(id, 0)
-                || headers.Any(h => Encoding.Latin1.GetString(h).Contains(id, StringComparison.Ordinal)))
-            {
-                problems.Enqueue($"{response.Status} {cookie} for {Convert.ToHexString(headers[0][..Math.Min(40, headers[0].Length)])}");
-            }
-        });
+        var outcome = await Infrastructure.ForgedCookies.SendAllAsync(host.Address, cases);
+        var rejectedByHttp = outcome.RefusedByHttp;
 
         // Every key of the server: this application's keys have the form, the other application's are untouched.
         long seen;
@@ -86,15 +67,15 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
         var otherForm = FaultKit.KeyForm(otherPrefix);
         output.WriteLine($"{cases.Length} forged cookies: {cases.Length - rejectedByHttp} got a fresh session, {rejectedByHttp} refused by Kestrel (400); " +
                          $"{Interlocked.Read(ref lines)} MONITOR lines checked ({string.Join(", ", commands.OrderBy(c => c.Key).Select(c => $"{c.Key} {c.Value}"))}); {keys.Count} keys in Redis at the end");
-        Assert.Empty(problems.Take(10));
+        Assert.Empty(outcome.Problems.Take(10));
         Assert.Empty(violations.Take(10));
         Assert.True(cases.Length - rejectedByHttp >= 9_000, $"{rejectedByHttp} of {cases.Length} were refused by HTTP itself");
         var anyTestOfThisClass = new Regex("^\\{hostile-[0-9a-f]{8}(-other)?:[a-z0-5]{24}\\}:(data|meta|lock|fence)$"); // the server is this class's
         Assert.All(keys, k => Assert.True(form.IsMatch(k) || otherForm.IsMatch(k) || (!k.StartsWith("{" + _prefix, StringComparison.Ordinal) && anyTestOfThisClass.IsMatch(k)), $"key {k} outside the session key form"));
         Assert.DoesNotContain(mine, k => k.EndsWith(":lock", StringComparison.Ordinal));
         var sessions = mine.Select(k => k[..k.IndexOf('}')]).Distinct().Count();
-        Assert.Equal(issued.Count, sessions); // One hash tag per fresh session, nothing else.
-        Assert.Equal(issued.Count * 3, mine.Length); // data, meta, fence
+        Assert.Equal(outcome.IssuedIds.Count, sessions); // One hash tag per fresh session, nothing else.
+        Assert.Equal(outcome.IssuedIds.Count * 3, mine.Length); // data, meta, fence
         using var inspect = await redis.Server.ConnectAsync();
         Assert.Contains("secret", (await inspect.HashAsync($"{{{otherPrefix}:{foreignId}}}:data"))["a"], StringComparison.Ordinal);
     }

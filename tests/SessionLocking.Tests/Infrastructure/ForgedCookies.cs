@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 
 namespace SessionLocking.Tests.Infrastructure;
@@ -95,6 +96,42 @@ public static class ForgedCookies
                 ? [Cookie(junk + "; " + CookieName + "=" + unknown)]
                 : [Cookie(unknown), Cookie(junk)];
         }
+    }
+
+    /// <summary>What happened to a run of forged cookies.</summary>
+    /// <param name="Problems">Cases that did not get a normal response with a fresh, valid, never-seen session id.</param>
+    /// <param name="IssuedIds">The fresh ids the server issued.</param>
+    /// <param name="RefusedByHttp">Cases Kestrel refused with 400 before any middleware, for control or non-ASCII bytes.</param>
+    public sealed record Outcome(IReadOnlyCollection<string> Problems, IReadOnlyCollection<string> IssuedIds, int RefusedByHttp);
+
+    /// <summary>
+    /// Sends every case as a writing request (<c>POST /set</c>) over a raw socket, 8 at a time, and checks each
+    /// answer: 200 with a fresh session id that is valid, never issued before and not taken from the request.
+    /// </summary>
+    public static async Task<Outcome> SendAllAsync(Uri address, IReadOnlyList<byte[][]> cases)
+    {
+        var problems = new ConcurrentQueue<string>();
+        var issued = new ConcurrentDictionary<string, byte>();
+        var refused = 0;
+        await Parallel.ForEachAsync(cases, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (headers, _) =>
+        {
+            var response = await RawHttp.SendAsync(address, "POST", "/set?key=a&value=1", headers);
+            if (response.Status == 400 && headers.Any(h => h.Any(b => b < 0x20 && b != 0x09 || b >= 0x7f)))
+            {
+                Interlocked.Increment(ref refused);
+                return;
+            }
+
+            var cookie = response.SetCookies.SingleOrDefault(c => c.StartsWith(CookieName + "=", StringComparison.Ordinal));
+            var id = cookie?.Split(';')[0][(CookieName.Length + 1)..];
+            if (response.Status != 200 || id is null || !SessionIds.IsValid(id) || !issued.TryAdd(id, 0)
+                || headers.Any(h => Encoding.Latin1.GetString(h).Contains(id, StringComparison.Ordinal)))
+            {
+                problems.Enqueue($"{response.Status} {cookie} for {Describe(headers)}");
+            }
+        });
+
+        return new Outcome(problems.ToArray(), issued.Keys.ToArray(), refused);
     }
 
     /// <summary>A short hex rendering of a case, for failure messages.</summary>
