@@ -14,9 +14,7 @@ internal static class SessionIds
 
     public static string Create()
     {
-        Span<byte> bytes = stackalloc byte[ByteCount];
-        RandomNumberGenerator.Fill(bytes);
-        return string.Create(Length, bytes.ToArray(), static (chars, data) =>
+        return string.Create(Length, RandomNumberGenerator.GetBytes(ByteCount), static (chars, data) =>
         {
             // 15 bytes = three groups of 5 bytes = three groups of 40 bits = 8 characters each.
             var c = 0;

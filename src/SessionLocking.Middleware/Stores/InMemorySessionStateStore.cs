@@ -66,7 +66,7 @@ public sealed class InMemorySessionStateStore : ISessionStateStore, IDisposable
                     return ValueTask.FromResult(SessionStoreResult.NotFound());
                 }
 
-                entry = new Entry { Timeout = lockTimeout };
+                entry = new Entry(); // A placeholder: locked, not stored; its timeout comes with the first write.
                 _entries[sessionId] = entry;
             }
 
