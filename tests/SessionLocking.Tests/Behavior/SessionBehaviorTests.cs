@@ -235,6 +235,26 @@ public abstract class SessionBehaviorTests
     }
 
     [Fact]
+    public async Task The_runtime_override_after_the_session_was_acquired_throws()
+    {
+        await using var host = await StartAsync(app: app => app.MapPost("/late-override", (HttpContext c) =>
+        {
+            try
+            {
+                c.SetSessionStateBehavior(SessionStateBehavior.ReadOnly);
+                return Results.Ok("no error");
+            }
+            catch (InvalidOperationException ex)
+            {
+                return Results.Ok(ex.Message);
+            }
+        }));
+        using var client = host.CreateClient();
+
+        Assert.Contains("must be called before UseLockedSession()", await client.PostJsonAsync<string>("/late-override"));
+    }
+
+    [Fact]
     public async Task An_attribute_on_the_handler_wins_over_WithSessionState()
     {
         await using var host = await StartAsync(app: app =>

@@ -137,25 +137,6 @@ internal static partial class FaultKit
         }
     });
 
-    /// <summary>Adds up one counter of one host's SessionLocking meter.</summary>
-    public static MeterListener ListenTo(TestHost host, string instrumentName, Action<long> onMeasurement)
-    {
-        var factory = host.Services.GetRequiredService<IMeterFactory>();
-        var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == instrumentName)
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => onMeasurement(value));
-        listener.Start();
-        return listener;
-    }
-
     /// <summary>What a client saw for one request: a status code, or an exception (aborted connection, client timeout).</summary>
     public sealed record Outcome(int? Status, string Body, string? Error, TimeSpan Elapsed, string? Counter = null)
     {

@@ -26,7 +26,7 @@ public sealed class RedisForceReleaseFaultTests(RedisFixture redis, ITestOutputH
         await using var first = await StartHostAsync(tracker);
         await using var second = await StartHostAsync(tracker);
         var rejected = 0L;
-        using var listener = FaultKit.ListenTo(first, "sessionlocking.write.rejected", n => Interlocked.Add(ref rejected, n));
+        using var listener = first.ListenToCounter("sessionlocking.write.rejected", n => Interlocked.Add(ref rejected, n));
         using var a = first.CreateClient();
         using var b = second.CreateClient();
         (await a.PostAsync("/set?key=w&value=before")).Dispose();
@@ -69,7 +69,7 @@ public sealed class RedisForceReleaseFaultTests(RedisFixture redis, ITestOutputH
         await using var first = await StartHostAsync(tracker);
         await using var second = await StartHostAsync(tracker);
         var rejected = 0L;
-        using var listener = FaultKit.ListenTo(first, "sessionlocking.write.rejected", n => Interlocked.Add(ref rejected, n));
+        using var listener = first.ListenToCounter("sessionlocking.write.rejected", n => Interlocked.Add(ref rejected, n));
         using var a = first.CreateClient();
         using var b = second.CreateClient();
         (await a.PostAsync("/set?key=w&value=before")).Dispose();

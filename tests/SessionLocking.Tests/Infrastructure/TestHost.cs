@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -69,6 +70,25 @@ public sealed class TestHost : IAsyncDisposable
         var holder = client.PostAsync("/hold?value=" + value);
         await Gate.Entered.WaitAsync(TimeSpan.FromSeconds(30));
         return holder;
+    }
+
+    /// <summary>Adds up one counter of this host's SessionLocking meter (other hosts in the process are ignored).</summary>
+    public MeterListener ListenToCounter(string instrumentName, Action<long> onMeasurement)
+    {
+        var factory = Services.GetRequiredService<IMeterFactory>();
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == instrumentName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => onMeasurement(value));
+        listener.Start();
+        return listener;
     }
 
     public SessionClient CreateClient(TimeSpan? timeout = null) => new(Address, timeout);

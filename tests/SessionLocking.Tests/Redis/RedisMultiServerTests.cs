@@ -118,7 +118,7 @@ public sealed class RedisMultiServerTests : IClassFixture<RedisFixture>
         await using var first = await StartHostAsync(configuration, prefix, tracker, options);
         await using var second = await StartHostAsync(configuration, prefix, tracker, options);
         var rejected = 0L;
-        using var listener = ListenTo(first, "sessionlocking.write.rejected", n => Interlocked.Add(ref rejected, n));
+        using var listener = first.ListenToCounter("sessionlocking.write.rejected", n => Interlocked.Add(ref rejected, n));
         using var a = first.CreateClient();
         using var b = second.CreateClient();
         (await a.PostAsync("/set?key=w&value=before")).Dispose();
@@ -181,25 +181,6 @@ public sealed class RedisMultiServerTests : IClassFixture<RedisFixture>
                 o.KeyPrefix = prefix;
             }),
             services => services.AddSingleton(tracker));
-
-    /// <summary>Adds up one counter of one host's SessionLocking meter (other hosts in this process are ignored).</summary>
-    private static MeterListener ListenTo(TestHost host, string instrumentName, Action<long> onMeasurement)
-    {
-        var factory = host.Services.GetRequiredService<IMeterFactory>();
-        var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == instrumentName)
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => onMeasurement(value));
-        listener.Start();
-        return listener;
-    }
 
     private sealed record TrackerState(int Violations, int MaxReadersTogether);
 }
