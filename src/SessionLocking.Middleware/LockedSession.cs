@@ -90,6 +90,9 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     /// <summary>True when a read-only request tried to change the session (the change is not saved).</summary>
     public bool ReadOnlyChangeAttempted { get; private set; }
 
+    /// <summary>Called by <see cref="RegenerateId"/> before the id changes (the middleware holds the response then).</summary>
+    public Action? IdRegenerating { get; set; }
+
     /// <summary>True once the response carries (or will carry) this session's cookie.</summary>
     public bool CookieIssued { get; set; }
 
@@ -231,6 +234,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
             throw new InvalidOperationException("RegenerateId must be called before the response starts, because the new id is sent in a cookie.");
         }
 
+        IdRegenerating?.Invoke();
         SessionID = SessionIds.Create();
         _established = true;
     }
@@ -287,6 +291,26 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     }
 
     // ---- end of request ----
+
+    /// <summary>
+    /// The classic release, in order: abandoned → remove (a new session: just release); new id → move; changed →
+    /// write back; else release. Throws <see cref="SessionSerializationException"/> when a value cannot be serialized
+    /// or a limit is exceeded (the lock's owner then releases without writing).
+    /// </summary>
+    public Locking.ReleasePlan GetReleasePlan()
+    {
+        if (IsAbandoned)
+        {
+            return IsNewSession ? Locking.ReleasePlan.Release : Locking.ReleasePlan.Remove;
+        }
+
+        if (IsIdRegenerated && WillBeStored)
+        {
+            return Locking.ReleasePlan.Move(SessionID, GetSnapshot());
+        }
+
+        return GetChanges() is { } changes ? Locking.ReleasePlan.Write(changes) : Locking.ReleasePlan.Release;
+    }
 
     /// <summary>
     /// What to write back: only changed and removed items. Null when nothing changed, or when a new session

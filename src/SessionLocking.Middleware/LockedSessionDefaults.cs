@@ -32,4 +32,7 @@ public static class LockedSessionDefaults
 
     /// <summary>Default limit of a whole serialized session: 4 MiB.</summary>
     public const int MaxSessionBytes = 4 * 1024 * 1024;
+
+    /// <summary>Default limit of a response held until the session is saved (HTTP/1.0, or after RegenerateId): 4 MiB.</summary>
+    public const int MaxHeldResponseBytes = 4 * 1024 * 1024;
 }

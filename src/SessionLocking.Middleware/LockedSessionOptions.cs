@@ -93,6 +93,14 @@ public sealed class LockedSessionOptions
     /// <summary>Largest serialized session allowed (4 MiB); over it the request fails and nothing is written.</summary>
     public int MaxSessionBytes { get; set; } = LockedSessionDefaults.MaxSessionBytes;
 
+    /// <summary>
+    /// Largest response held in memory until the session is saved (4 MiB). A Required request over HTTP/1.0 (whose
+    /// response ends when the connection closes, so a failed write-back could not be told from success), and a request
+    /// that called <see cref="IHttpSessionState.RegenerateId"/> (whose new cookie may only reach the client once the
+    /// session moved), are held. Past the limit the write fails, the request fails with 500 and nothing is saved.
+    /// </summary>
+    public int MaxHeldResponseBytes { get; set; } = LockedSessionDefaults.MaxHeldResponseBytes;
+
     /// <summary>The System.Text.Json options used for session values.</summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.General);
 

@@ -43,6 +43,11 @@ internal sealed class LockedSessionOptionsValidator : IValidateOptions<LockedSes
             failures.Add("SessionState:MaxValueBytes and SessionState:MaxSessionBytes must be greater than 0.");
         }
 
+        if (options.MaxHeldResponseBytes <= 0)
+        {
+            failures.Add($"SessionState:MaxHeldResponseBytes must be greater than 0; it is {options.MaxHeldResponseBytes}. The default is {LockedSessionDefaults.MaxHeldResponseBytes} (4 MiB).");
+        }
+
         if (!Enum.IsDefined(options.DefaultBehavior) || options.DefaultBehavior == SessionStateBehavior.Default)
         {
             failures.Add($"SessionState:DefaultBehavior must be Required, ReadOnly or Disabled; it is {options.DefaultBehavior}.");

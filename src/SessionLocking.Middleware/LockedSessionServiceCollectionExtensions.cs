@@ -43,7 +43,9 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddSingleton<SessionValueCodec>();
         services.TryAddSingleton<SessionLockingMetrics>();
         services.TryAddSingleton<InstrumentedSessionStateStore>();
+        services.TryAddSingleton<AbandonedLockReleaser>();
         services.TryAddSingleton<SessionLockCoordinator>();
+        services.TryAddSingleton<SessionLocks>();
         return new LockedSessionBuilder(services);
     }
 }

@@ -170,7 +170,9 @@ internal static class WaitingCostScenario
         var options = Options.Create(new LockedSessionOptions { RequestQueueLimitPerSession = Waiters * 2 });
         using var meters = new NullMeterFactory();
         using var metrics = new SessionLockingMetrics(meters);
-        var coordinator = new SessionLockCoordinator(new InstrumentedSessionStateStore(store, TimeProvider.System, metrics), options, TimeProvider.System, NullLogger<SessionLockCoordinator>.Instance, metrics);
+        var instrumented = new InstrumentedSessionStateStore(store, TimeProvider.System, metrics);
+        var coordinator = new SessionLockCoordinator(instrumented, options, TimeProvider.System, NullLogger<SessionLockCoordinator>.Instance, metrics,
+            new AbandonedLockReleaser(instrumented, NullLogger<AbandonedLockReleaser>.Instance, metrics));
         var sessionId = SessionIds.Create();
         var noChange = new SessionChanges(new Dictionary<string, byte[]>(), Array.Empty<string>(), TimeSpan.FromMinutes(20), isNew: false);
 

@@ -58,4 +58,10 @@ internal static partial class Log
 
     [LoggerMessage(18, LogLevel.Debug, "Session {SessionKey}: the client disconnected while waiting for the lock.", EventName = "WaitAbandonedByClient")]
     public static partial void WaitAbandonedByClient(ILogger logger, SessionKey sessionKey);
+
+    [LoggerMessage(19, LogLevel.Warning, "Session {SessionKey}: the client left while the lock {LockId} was being taken; the lock was released as soon as the store answered.", EventName = "AbandonedLockReleased")]
+    public static partial void AbandonedLockReleased(ILogger logger, SessionKey sessionKey, SessionLockId lockId);
+
+    [LoggerMessage(20, LogLevel.Warning, "Session {SessionKey}: more than {Limit} abandoned lock-taking calls are being watched; a lock this one takes expires by its time to live in the store.", EventName = "AbandonedAcquireNotWatched")]
+    public static partial void AbandonedAcquireNotWatched(ILogger logger, SessionKey sessionKey, int limit);
 }

@@ -18,6 +18,7 @@ internal sealed class SessionLockingMetrics : IDisposable
     private readonly Histogram<double> _storeDuration;
     private readonly Counter<long> _bytesRead;
     private readonly Counter<long> _bytesWritten;
+    private readonly Counter<long> _abandonedLocksReleased;
 
     public SessionLockingMetrics(IMeterFactory meterFactory)
     {
@@ -31,6 +32,7 @@ internal sealed class SessionLockingMetrics : IDisposable
         _storeFailures = _meter.CreateCounter<long>("sessionlocking.store.failures", "{call}", "Store calls that failed.");
         _storeDuration = _meter.CreateHistogram<double>("sessionlocking.store.duration", "s", "Duration of store calls, by operation.");
         _bytesRead = _meter.CreateCounter<long>("sessionlocking.store.bytes_read", "By", "Bytes of session items loaded from the store.");
+        _abandonedLocksReleased = _meter.CreateCounter<long>("sessionlocking.lock.abandoned_released", "{lock}", "Locks taken by a store call whose request had stopped waiting for it, released as soon as the store answered.");
         _bytesWritten = _meter.CreateCounter<long>("sessionlocking.store.bytes_written", "By", "Bytes of session items written to the store.");
     }
 
@@ -67,6 +69,8 @@ internal sealed class SessionLockingMetrics : IDisposable
     public void BytesRead(long bytes) => _bytesRead.Add(bytes);
 
     public void BytesWritten(long bytes) => _bytesWritten.Add(bytes);
+
+    public void AbandonedLockReleased() => _abandonedLocksReleased.Add(1);
 
     public void Dispose() => _meter.Dispose();
 }

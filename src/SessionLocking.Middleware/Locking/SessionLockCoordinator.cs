@@ -22,6 +22,7 @@ internal sealed class SessionLockCoordinator
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SessionLockingMetrics _metrics;
+    private readonly AbandonedLockReleaser _abandoned;
     private readonly bool _wakeOnRelease;
 
     public SessionLockCoordinator(
@@ -29,8 +30,10 @@ internal sealed class SessionLockCoordinator
         IOptions<LockedSessionOptions> options,
         TimeProvider time,
         ILogger<SessionLockCoordinator> logger,
-        SessionLockingMetrics metrics)
+        SessionLockingMetrics metrics,
+        AbandonedLockReleaser abandoned)
     {
+        _abandoned = abandoned;
         _store = store;
         _options = options.Value;
         _time = time;
@@ -260,7 +263,7 @@ internal sealed class SessionLockCoordinator
         for (var attempt = 0; ; attempt++)
         {
             var result = exclusive
-                ? await _store.GetExclusiveAsync(sessionId, _options.ExecutionTimeout, createIfMissing, cancellationToken).ConfigureAwait(false)
+                ? await TakeAsync(sessionId, createIfMissing, cancellationToken).ConfigureAwait(false)
                 : await _store.GetSharedAsync(sessionId, cancellationToken).ConfigureAwait(false);
             if (result.Status != SessionStoreStatus.Locked || result.LockAge < _options.ExecutionTimeout || attempt > 0)
             {
@@ -271,6 +274,44 @@ internal sealed class SessionLockCoordinator
             {
                 _metrics.ForcedRelease();
                 Log.LockForceReleased(_logger, new SessionKey(sessionId), result.LockId, result.LockAge.TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The exclusive get, which may take a lock: it is never cancelled once sent. The caller stops waiting when the
+    /// client leaves, and the call is handed to <see cref="AbandonedLockReleaser"/>, which releases what it took.
+    /// </summary>
+    private async ValueTask<SessionStoreResult> TakeAsync(string sessionId, bool createIfMissing, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var call = _store.GetExclusiveAsync(sessionId, _options.ExecutionTimeout, createIfMissing, CancellationToken.None);
+        if (call.IsCompleted)
+        {
+            return await call.ConfigureAwait(false);
+        }
+
+        var pending = call.AsTask();
+        try
+        {
+            return await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !pending.IsCompleted)
+        {
+            _abandoned.Watch(sessionId, pending, () => WakeAfterRelease(sessionId));
+            throw;
+        }
+    }
+
+    /// <summary>A lock nobody on this server was registered for was released here: the next waiter may go.</summary>
+    private void WakeAfterRelease(string sessionId)
+    {
+        if (_queues.TryGetValue(sessionId, out var queue))
+        {
+            lock (queue.Sync)
+            {
+                queue.Releases++;
+                queue.WakeHead();
             }
         }
     }

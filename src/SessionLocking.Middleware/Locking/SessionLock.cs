@@ -1,0 +1,153 @@
+using Microsoft.Extensions.Logging;
+using SessionLocking.Diagnostics;
+
+namespace SessionLocking.Locking;
+
+/// <summary>
+/// The one owner of a request's session lock, from the moment the store may hold it until it is released.
+/// <see cref="CarryOutAsync"/> ends it as the session's <see cref="ReleasePlan"/> says (write, remove, move or
+/// release, each fenced by the lock id); <see cref="DisposeAsync"/> releases it without writing on every other
+/// path: endpoint exception, serialization error, response already started, store failure, cancellation.
+/// A read-only acquisition holds no store lock, and a failed one holds nothing; disposing them does nothing.
+/// </summary>
+internal sealed class SessionLock : IAsyncDisposable
+{
+    private const string LockLostMessage =
+        "The session lock of this request was force-released after the execution timeout (LockedSessionOptions.ExecutionTimeout), so its session changes were rejected and not saved. Another request may hold the session now; its data is untouched.";
+
+    private readonly SessionLocks _locks;
+    private readonly LockAcquisition _acquisition;
+    private bool _storeLockEnded;
+    private bool _locallyEnded;
+
+    public SessionLock(SessionLocks locks, LockAcquisition acquisition)
+    {
+        _locks = locks;
+        _acquisition = acquisition;
+        _storeLockEnded = !HoldsStoreLock;
+    }
+
+    public AcquireStatus Status => _acquisition.Status;
+
+    public string SessionId => _acquisition.SessionId;
+
+    public SessionStoreResult StoreResult => _acquisition.StoreResult;
+
+    public TimeSpan Waited => _acquisition.Waited;
+
+    /// <summary>True for an exclusive acquisition that took the store's lock (the only kind there is to release).</summary>
+    private bool HoldsStoreLock => _acquisition.HeldQueue is not null && _acquisition.StoreResult.HasLock;
+
+    /// <summary>
+    /// Carries out <paramref name="plan"/> and so releases the lock. Throws <see cref="SessionLockLostException"/> when
+    /// the lock was no longer this request's and the plan carried changes (nothing was written, under any id), and
+    /// the store's exception when the store failed (<see cref="DisposeAsync"/> then still tries a plain release).
+    /// </summary>
+    public async Task CarryOutAsync(ReleasePlan plan)
+    {
+        if (!HoldsStoreLock)
+        {
+            return;
+        }
+
+        // Not the request's token: once the endpoint has run, its changes must be saved and the lock released even
+        // if the client has gone. The store bounds each call with its own timeout.
+        var store = _locks.Store;
+        var lockId = StoreResult.LockId;
+        var sessionKey = new SessionKey(SessionId);
+        bool accepted;
+        try
+        {
+            accepted = plan.Kind switch
+            {
+                ReleaseKind.Write => await store.WriteAndReleaseAsync(SessionId, lockId, plan.Changes!, CancellationToken.None),
+                ReleaseKind.Remove => await store.RemoveAsync(SessionId, lockId, CancellationToken.None),
+                ReleaseKind.Move => await MoveAsync(plan),
+                _ => await store.ReleaseAsync(SessionId, lockId, CancellationToken.None),
+            };
+        }
+        catch (Exception ex) when (ex is not SessionLockLostException)
+        {
+            Log.WriteBackFailed(_locks.Logger, ex, sessionKey, "the session store failed");
+            throw;
+        }
+
+        _storeLockEnded = true;
+        EndLocally();
+        if (plan.Kind == ReleaseKind.Remove && accepted)
+        {
+            Log.SessionAbandoned(_locks.Logger, sessionKey);
+        }
+
+        if (!accepted)
+        {
+            _locks.Metrics.FencedWriteRejected();
+            Log.WriteBackRejected(_locks.Logger, sessionKey, lockId);
+            if (plan.CarriesChanges)
+            {
+                throw new SessionLockLostException(LockLostMessage);
+            }
+        }
+    }
+
+    /// <summary>Releases the lock without writing unless <see cref="CarryOutAsync"/> did; then lets this server's next waiter in.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_storeLockEnded)
+        {
+            _storeLockEnded = true;
+            try
+            {
+                await _locks.Store.ReleaseAsync(SessionId, StoreResult.LockId, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                // The exception that brought us here is the one to report; the lock expires by its TTL.
+                Log.StoreFailed(_locks.Logger, ex, "release");
+            }
+        }
+
+        EndLocally();
+    }
+
+    /// <summary>
+    /// The session under its new id, without a stale holder ever writing: the new id is locked first (nothing stored
+    /// there yet), then the old session is removed, fenced by this request's lock, which is the commit point; only
+    /// then is the session written under the new id. Returns false (nothing written anywhere) when the old lock was lost.
+    /// </summary>
+    private async Task<bool> MoveAsync(ReleasePlan plan)
+    {
+        var newId = plan.NewSessionId!;
+        await using var target = await _locks.AcquireAsync(newId, SessionStateBehavior.Required, createIfMissing: true, CancellationToken.None);
+        if (target.Status != AcquireStatus.Acquired || target.StoreResult.Status != SessionStoreStatus.NotFound || !target.StoreResult.HasLock)
+        {
+            throw new InvalidOperationException("The session could not be stored under its new id: that id is already in use.");
+        }
+
+        var store = _locks.Store;
+        var wasStored = StoreResult.Status == SessionStoreStatus.Found;
+        var committed = wasStored
+            ? await store.RemoveAsync(SessionId, StoreResult.LockId, CancellationToken.None)
+            : await store.ReleaseAsync(SessionId, StoreResult.LockId, CancellationToken.None);
+        if (!committed)
+        {
+            return false;
+        }
+
+        // The old lock is gone: from here on the new id's lock is the only one this request holds.
+        _storeLockEnded = true;
+        EndLocally();
+        await target.CarryOutAsync(ReleasePlan.Write(plan.Changes!));
+        Log.SessionIdRegenerated(_locks.Logger, new SessionKey(SessionId), new SessionKey(newId));
+        return true;
+    }
+
+    private void EndLocally()
+    {
+        if (!_locallyEnded)
+        {
+            _locallyEnded = true;
+            _locks.Coordinator.Release(_acquisition);
+        }
+    }
+}
