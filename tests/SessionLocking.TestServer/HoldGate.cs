@@ -15,6 +15,9 @@ public sealed class HoldGate
         await _gate.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>A value the request inside the gate reports to the test (for example the id RegenerateId made).</summary>
+    public string? Note { get; set; }
+
     public void Open() => _gate.TrySetResult();
 
     public void Reset()

@@ -129,6 +129,47 @@ public static class TestEndpoints
             }
         }).WithSessionState(SessionStateBehavior.Disabled);
 
+        // Changes the session, regenerates its id (reporting the new one to the test) and holds the lock until the
+        // gate opens: a waiter may force-release it meanwhile.
+        app.MapPost("/regenerate-hold", async (HttpContext context, HoldGate gate, string value) =>
+        {
+            var session = context.GetSessionState();
+            session["a"] = value;
+            session.RegenerateId();
+            gate.Note = session.SessionID;
+            await gate.WaitAsync(context.RequestAborted);
+            return Results.Ok(session.SessionID);
+        });
+
+        // A value that serializes when set and no longer at the end of the request, after RegenerateId.
+        app.MapPost("/regenerate-unserializable", (HttpContext context) =>
+        {
+            var session = context.GetSessionState();
+            var node = new Node();
+            session.Set("loop", node);
+            node.Next = node;
+            session.RegenerateId();
+            return Results.Ok();
+        });
+
+        // Changes the session, optionally regenerates its id, then writes a body of the given size in 8 KiB chunks.
+        app.MapPost("/large", async (HttpContext context, int bytes, bool regenerate) =>
+        {
+            var session = context.GetSessionState();
+            session["large"] = "written";
+            if (regenerate)
+            {
+                session.RegenerateId();
+            }
+
+            var chunk = new byte[8192];
+            Array.Fill(chunk, (byte)'x');
+            for (var sent = 0; sent < bytes; sent += chunk.Length)
+            {
+                await context.Response.Body.WriteAsync(chunk.AsMemory(0, Math.Min(chunk.Length, bytes - sent)), context.RequestAborted);
+            }
+        });
+
         // ASP.NET Core style code over the same items.
         app.MapPost("/core/set", (HttpContext context, string key, string value) =>
         {
@@ -158,6 +199,11 @@ public static class TestEndpoints
     public static double Now() => Stopwatch.GetElapsedTime(Origin).TotalMilliseconds;
 
     public sealed record SlowResult(string Behavior, double Start, double End);
+
+    public sealed class Node
+    {
+        public Node? Next { get; set; }
+    }
 
     public sealed record SessionInfo(string Id, bool IsNew, bool IsReadOnly, int Timeout, string[] Keys);
 }

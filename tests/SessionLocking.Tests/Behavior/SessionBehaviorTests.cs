@@ -12,7 +12,7 @@ namespace SessionLocking.Tests.Behavior;
 /// The classic rules (SPEC §1–§6), observed through real Kestrel and HTTP. One suite, run once per store:
 /// each store's subclass says how to register it.
 /// </summary>
-public abstract class SessionBehaviorTests
+public abstract partial class SessionBehaviorTests
 {
     /// <summary>Registers the store under test (nothing: the in-memory default).</summary>
     protected abstract void ConfigureStore(ILockedSessionBuilder builder);

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using SessionLocking.Locking;
+using SessionLocking.Stores;
+using SessionLocking.Tests.Faults;
+using SessionLocking.Tests.Infrastructure;
+
+namespace SessionLocking.Tests.Behavior;
+
+/// <summary>
+/// Defect 1 of issue "Airtight lock lifecycle", the middleware's part: the client leaves while its lock-taking store
+/// call is on its way. Before the fix the call was abandoned: the store still took the lock, nobody knew its token,
+/// and the session's next request waited for the lock's whole time to live. (The Redis store's own timeout is the
+/// store's part, tested with CLIENT PAUSE in the Redis fault suite.)
+/// </summary>
+public sealed class AbandonedAcquireTests
+{
+    [Fact]
+    public async Task A_lock_taken_after_the_client_left_is_released_as_soon_as_the_store_answers()
+    {
+        var store = new GatedExclusiveStore(new InMemorySessionStateStore(TimeProvider.System));
+        await using var host = await TestHost.StartAsync(
+            o =>
+            {
+                o.PollInterval = TimeSpan.FromSeconds(30);
+                o.ExecutionTimeout = TimeSpan.FromSeconds(60);
+                o.LockWaitTimeout = TimeSpan.FromSeconds(5);
+            },
+            b => b.Services.AddSingleton<ISessionStateStore>(store));
+        long released = 0;
+        using var listener = host.ListenToCounter("sessionlocking.lock.abandoned_released", n => Interlocked.Add(ref released, n));
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=a&value=1")).Dispose();
+        var releaser = host.Services.GetRequiredService<AbandonedLockReleaser>();
+
+        store.Close();
+        using (var leaving = new CancellationTokenSource())
+        {
+            var request = client.PostAsync("/set?key=a&value=never", leaving.Token);
+            await store.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+            await leaving.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+        }
+
+        await FaultKit.Until(() => releaser.Watched == 1, TimeSpan.FromSeconds(10), "the server noticed the client left");
+        store.Open();
+        await FaultKit.Until(() => Interlocked.Read(ref released) == 1, TimeSpan.FromSeconds(10), "the abandoned lock was released");
+        var next = Stopwatch.StartNew();
+        using var after = await client.PostAsync("/set?key=a&value=2");
+
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.True(next.Elapsed < TimeSpan.FromSeconds(3), $"the next request waited {next.Elapsed.TotalSeconds:0.0} s for a lock nobody held");
+        Assert.Equal("2", await client.GetJsonAsync<string>("/get?key=a"));
+        Assert.Equal(0, releaser.Watched);
+        Assert.True(TestLog.Has("AbandonedLockReleased"));
+    }
+
+    [Fact]
+    public async Task A_waiter_behind_an_abandoned_acquire_goes_when_its_lock_is_released()
+    {
+        var store = new GatedExclusiveStore(new InMemorySessionStateStore(TimeProvider.System));
+        await using var host = await TestHost.StartAsync(
+            o =>
+            {
+                o.PollInterval = TimeSpan.FromSeconds(30);
+                o.ExecutionTimeout = TimeSpan.FromSeconds(60);
+                o.LockWaitTimeout = TimeSpan.FromSeconds(10);
+            },
+            b => b.Services.AddSingleton<ISessionStateStore>(store));
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=a&value=1")).Dispose();
+        var releaser = host.Services.GetRequiredService<AbandonedLockReleaser>();
+
+        store.Close();
+        using var leaving = new CancellationTokenSource();
+        var abandoned = client.PostAsync("/set?key=a&value=never", leaving.Token);
+        await store.Entered.WaitAsync(TimeSpan.FromSeconds(30));
+        await leaving.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        await FaultKit.Until(() => releaser.Watched == 1, TimeSpan.FromSeconds(10), "the server noticed the client left");
+
+        // The gate lets the abandoned call take the lock first; the next request finds it held and queues.
+        store.OpenAfterFirst();
+        var waiter = Stopwatch.StartNew();
+        using var after = await client.PostAsync("/set?key=a&value=2");
+
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.True(waiter.Elapsed < TimeSpan.FromSeconds(5), $"the waiter took {waiter.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal("2", await client.GetJsonAsync<string>("/get?key=a"));
+    }
+
+    /// <summary>An in-memory store whose exclusive gets wait at a gate the test opens: a slow store, or a stalled Redis.</summary>
+    private sealed class GatedExclusiveStore(ISessionStateStore inner) : ISessionStateStore
+    {
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile TaskCompletionSource? _gate;
+        private int _passFirstOnly;
+
+        public Task Entered => _entered.Task;
+
+        public void Close() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Open() => _gate?.TrySetResult();
+
+        /// <summary>Lets the waiting call through, then lets later calls through only after it took the lock.</summary>
+        public void OpenAfterFirst()
+        {
+            Volatile.Write(ref _passFirstOnly, 1);
+            Open();
+        }
+
+        public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+        {
+            if (_gate is { } gate)
+            {
+                _entered.TrySetResult();
+                await gate.Task;
+                var result = await inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
+                if (Volatile.Read(ref _passFirstOnly) == 1)
+                {
+                    _gate = null;
+                }
+
+                return result;
+            }
+
+            return await inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
+        }
+
+        public ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken) => inner.GetSharedAsync(sessionId, cancellationToken);
+
+        public ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken) =>
+            inner.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken);
+
+        public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.ReleaseAsync(sessionId, lockId, cancellationToken);
+
+        public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.RemoveAsync(sessionId, lockId, cancellationToken);
+
+        public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
+            inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken);
+
+        public ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) => inner.KeepAliveAsync(sessionId, cancellationToken);
+    }
+}
