@@ -37,12 +37,17 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LockedSessionOptions>, RedisOptionsValidator>());
 
-        // In memory, or Redis when SessionState:Mode is Redis; a store registered in code (AddRedisStore) wins.
-        services.TryAddSingleton<ISessionStateStore>(SessionStoreFactory.FromConfiguration);
+        // In memory, or Redis when SessionState:Mode is Redis; a store registered in code (AddStore, AddRedisStore) wins.
+        services.TryAddSingleton(SessionStoreFactory.FromConfiguration);
+        services.TryAddSingleton<ISessionStateStore>(static sp => sp.GetRequiredService<ConfiguredStore>().Store);
+        services.TryAddSingleton(static sp => sp.GetRequiredService<ConfiguredStore>().Notifications!);
         services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();
         services.TryAddSingleton<SessionValueCodec>();
         services.TryAddSingleton<SessionLockingMetrics>();
         services.TryAddSingleton<InstrumentedSessionStateStore>();
+        services.TryAddSingleton(static sp => LockWaitPolicy.Create(sp.GetRequiredService<IOptions<LockedSessionOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<ReleaseSubscriptions>();
+        services.TryAddSingleton<SessionQueues>();
         services.TryAddSingleton<AbandonedLockReleaser>();
         services.TryAddSingleton<SessionLockCoordinator>();
         services.TryAddSingleton<SessionLocks>();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SessionLocking.Benchmarks.Infrastructure;
@@ -166,13 +167,13 @@ internal static class WaitingCostScenario
     {
         Console.Error.WriteLine("[4] coordinator waiters");
         var m = new Measurement();
-        using var store = new InMemorySessionStateStore(TimeProvider.System);
-        var options = Options.Create(new LockedSessionOptions { RequestQueueLimitPerSession = Waiters * 2 });
-        using var meters = new NullMeterFactory();
-        using var metrics = new SessionLockingMetrics(meters);
-        var instrumented = new InstrumentedSessionStateStore(store, TimeProvider.System, metrics);
-        var coordinator = new SessionLockCoordinator(instrumented, options, TimeProvider.System, NullLogger<SessionLockCoordinator>.Instance, metrics,
-            new AbandonedLockReleaser(instrumented, NullLogger<AbandonedLockReleaser>.Instance, metrics));
+        // The coordinator as the middleware gets it, on the in-memory store, without the HTTP around it.
+        var services = new ServiceCollection().AddLogging();
+        services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+        services.AddLockedSession(o => o.RequestQueueLimitPerSession = Waiters * 2);
+        await using var provider = services.BuildServiceProvider();
+        var coordinator = provider.GetRequiredService<SessionLockCoordinator>();
+        var store = provider.GetRequiredService<ISessionStateStore>();
         var sessionId = SessionIds.Create();
         var noChange = new SessionChanges(new Dictionary<string, byte[]>(), Array.Empty<string>(), TimeSpan.FromMinutes(20), isNew: false);
 

@@ -4,9 +4,11 @@ namespace SessionLocking.Diagnostics;
 
 /// <summary>
 /// Wraps the application's store to time every call by operation, count bytes read and written, and trace
-/// loads, write-backs and releases. The middleware and the coordinator talk to the store only through it.
+/// loads, write-backs and releases. The middleware and the coordinator talk to the store only through it. It is a
+/// store itself (a decorator keeps the contract); release notifications are a service of their own and never looked
+/// for on the wrapped store.
 /// </summary>
-internal sealed class InstrumentedSessionStateStore
+internal sealed class InstrumentedSessionStateStore : ISessionStateStore
 {
     private readonly TimeProvider _time;
     private readonly SessionLockingMetrics _metrics;

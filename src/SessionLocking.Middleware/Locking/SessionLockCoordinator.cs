@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SessionLocking.Diagnostics;
@@ -6,41 +5,43 @@ using SessionLocking.Diagnostics;
 namespace SessionLocking.Locking;
 
 /// <summary>
-/// Takes session locks for requests on this server. A request that finds the lock free takes it in one store
-/// call. Otherwise it joins the session's queue: only the head of the queue asks the store, and it asks again
-/// when the lock is released here (in-process signal), when the store reports a release elsewhere
-/// (<see cref="ISessionReleaseNotifications"/>), when the holder's lock reaches the execution timeout (then it
-/// force-releases exactly that holder), and every <see cref="LockedSessionOptions.PollInterval"/> as the safety net.
-/// Waiting never blocks a thread.
+/// Takes session locks for requests on this server. A request that finds the lock free takes it in one store call.
+/// Otherwise it joins the session's queue (<see cref="SessionQueues"/>): only the head of the queue asks the store,
+/// when the <see cref="LockWaitPolicy"/> says so, and when the holder's lock reaches the execution timeout it
+/// force-releases exactly that holder. Waiting never blocks a thread.
 /// </summary>
 internal sealed class SessionLockCoordinator
 {
-    private readonly ConcurrentDictionary<string, SessionWaitQueue> _queues = new(StringComparer.Ordinal);
+    private readonly SessionQueues _queues;
+    private readonly ReleaseSubscriptions _subscriptions;
+    private readonly LockWaitPolicy _policy;
     private readonly InstrumentedSessionStateStore _store;
-    private readonly ISessionReleaseNotifications? _notifications;
+    private readonly AbandonedLockReleaser _abandoned;
     private readonly LockedSessionOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SessionLockingMetrics _metrics;
-    private readonly AbandonedLockReleaser _abandoned;
-    private readonly bool _wakeOnRelease;
 
     public SessionLockCoordinator(
+        SessionQueues queues,
+        ReleaseSubscriptions subscriptions,
+        LockWaitPolicy policy,
         InstrumentedSessionStateStore store,
+        AbandonedLockReleaser abandoned,
         IOptions<LockedSessionOptions> options,
         TimeProvider time,
         ILogger<SessionLockCoordinator> logger,
-        SessionLockingMetrics metrics,
-        AbandonedLockReleaser abandoned)
+        SessionLockingMetrics metrics)
     {
-        _abandoned = abandoned;
+        _queues = queues;
+        _subscriptions = subscriptions;
+        _policy = policy;
         _store = store;
+        _abandoned = abandoned;
         _options = options.Value;
         _time = time;
         _logger = logger;
         _metrics = metrics;
-        _wakeOnRelease = _options.UseReleaseNotifications;
-        _notifications = _wakeOnRelease ? store.Inner as ISessionReleaseNotifications : null;
     }
 
     /// <summary>Sessions with waiters or local holders right now (for tests and diagnostics).</summary>
@@ -49,7 +50,7 @@ internal sealed class SessionLockCoordinator
     /// <summary>Requests waiting for one session's lock on this server.</summary>
     internal int WaitingCount(string sessionId)
     {
-        if (!_queues.TryGetValue(sessionId, out var queue))
+        if (!_queues.TryGet(sessionId, out var queue))
         {
             return 0;
         }
@@ -67,7 +68,7 @@ internal sealed class SessionLockCoordinator
     public async ValueTask<LockAcquisition> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, CancellationToken cancellationToken)
     {
         var exclusive = behavior == SessionStateBehavior.Required;
-        var queue = Rent(sessionId);
+        var queue = _queues.Rent(sessionId);
         var holding = false;
         try
         {
@@ -76,12 +77,9 @@ internal sealed class SessionLockCoordinator
             lock (queue.Sync)
             {
                 // Fair: behind anyone already waiting here, and behind a local writer without asking the store.
-                if (queue.Waiters.Count > 0 || queue.LocalHolders > 0)
+                if ((queue.Waiters.Count > 0 || queue.LocalHolders > 0) && !TryEnqueue(queue, sessionId, exclusive, out waiter))
                 {
-                    if (!TryEnqueue(queue, sessionId, exclusive, out waiter))
-                    {
-                        return new LockAcquisition(AcquireStatus.QueueFull, default, TimeSpan.Zero, null, sessionId);
-                    }
+                    return new LockAcquisition(AcquireStatus.QueueFull, default, TimeSpan.Zero, null, sessionId);
                 }
 
                 releasesBefore = queue.Releases;
@@ -111,7 +109,7 @@ internal sealed class SessionLockCoordinator
 
                 // A holder on this server released between the store's answer and our joining the queue, so its
                 // wake found no one: do not sleep until the poll on that stale answer, ask again as soon as we are head.
-                firstAnswer = releasedMeanwhile && _wakeOnRelease ? null : result;
+                firstAnswer = releasedMeanwhile && _policy.WakesOnRelease ? null : result;
             }
 
             var outcome = await WaitAsync(queue, waiter!, sessionId, behavior, createIfMissing, firstAnswer, releasesBefore, cancellationToken).ConfigureAwait(false);
@@ -122,14 +120,14 @@ internal sealed class SessionLockCoordinator
         {
             if (!holding)
             {
-                Return(sessionId, queue);
+                _queues.Return(sessionId, queue);
             }
         }
     }
 
     /// <summary>
     /// Called once the store lock of an exclusive acquisition was released (written back, released, removed,
-    /// or found lost): wakes this server's next waiter at once.
+    /// or found lost): lets this server's next waiter know at once.
     /// </summary>
     public void Release(LockAcquisition acquisition)
     {
@@ -143,13 +141,10 @@ internal sealed class SessionLockCoordinator
         {
             queue.LocalHolders--;
             queue.Releases++;
-            if (_wakeOnRelease)
-            {
-                queue.WakeHead();
-            }
+            _policy.OnLocalRelease(queue);
         }
 
-        Return(acquisition.SessionId, queue);
+        _queues.Return(acquisition.SessionId, queue);
     }
 
     private async ValueTask<LockAcquisition> WaitAsync(
@@ -167,7 +162,7 @@ internal sealed class SessionLockCoordinator
         var sessionKey = new SessionKey(sessionId);
         Log.LockWaitStarted(_logger, sessionKey, behavior);
 
-        var nextAskAt = firstAnswer is { } answer ? started + Ticks(NextPollAfter(answer.LockAge)) : long.MaxValue;
+        var nextAskAt = firstAnswer is { } answer ? started + _policy.Ticks(_policy.NextAskAfter(answer.LockAge)) : long.MaxValue;
         var wasHead = false;
         var woken = false;
         try
@@ -193,17 +188,15 @@ internal sealed class SessionLockCoordinator
                     wasHead = true;
                     if (nextAskAt == long.MaxValue)
                     {
-                        // A writer on this server holds the lock: its release wakes us, so ask only at the poll,
-                        // or when that writer's lock reaches the execution timeout, whichever comes first.
-                        nextAskAt = heldHere ? now + Ticks(NextPollAfter(_time.GetElapsedTime(queue.LocalGrantedAt)))
-                            : !_wakeOnRelease && releasedSinceStart ? NextClassicPoll(started, now)
-                            : now;
+                        // A writer on this server holds the lock: its release wakes us, so ask only at the poll, or
+                        // when that writer's lock reaches the execution timeout, whichever comes first.
+                        nextAskAt = heldHere
+                            ? now + _policy.Ticks(_policy.NextAskAfter(_time.GetElapsedTime(queue.LocalGrantedAt)))
+                            : _policy.FirstAskAt(started, now, releasedSinceStart);
                     }
                 }
 
-                // Classic polling: a writer released since we started waiting must not hand over early; we ask at our poll.
-                var wakeCounts = _wakeOnRelease || !releasedSinceStart;
-                if (isHead && ((woken && !heldHere && wakeCounts) || now >= nextAskAt))
+                if (isHead && ((woken && !heldHere && _policy.WakeCounts(releasedSinceStart)) || now >= nextAskAt))
                 {
                     if (queue.Subscription is { } subscription)
                     {
@@ -222,7 +215,7 @@ internal sealed class SessionLockCoordinator
                     }
 
                     now = _time.GetTimestamp();
-                    nextAskAt = now + Ticks(NextPollAfter(result.LockAge));
+                    nextAskAt = now + _policy.Ticks(_policy.NextAskAfter(result.LockAge));
                 }
 
                 var elapsed = _time.GetElapsedTime(started);
@@ -306,7 +299,7 @@ internal sealed class SessionLockCoordinator
     /// <summary>A lock nobody on this server was registered for was released here: the next waiter may go.</summary>
     private void WakeAfterRelease(string sessionId)
     {
-        if (_queues.TryGetValue(sessionId, out var queue))
+        if (_queues.TryGet(sessionId, out var queue))
         {
             lock (queue.Sync)
             {
@@ -315,28 +308,6 @@ internal sealed class SessionLockCoordinator
             }
         }
     }
-
-    /// <summary>The next store ask: at the poll interval, or sooner when the holder's lock reaches the execution timeout first.</summary>
-    private TimeSpan NextPollAfter(TimeSpan lockAge)
-    {
-        var untilExpiry = _options.ExecutionTimeout - lockAge;
-        if (untilExpiry < TimeSpan.Zero)
-        {
-            untilExpiry = TimeSpan.Zero;
-        }
-
-        return untilExpiry < _options.PollInterval ? untilExpiry : _options.PollInterval;
-    }
-
-    /// <summary>Classic polling: the waiter's next poll on its own cadence since it started waiting, as if it had polled all along.</summary>
-    private long NextClassicPoll(long started, long now)
-    {
-        var poll = Math.Max(1, Ticks(_options.PollInterval));
-        var polls = Math.Max(1, ((now - started) / poll) + 1);
-        return started + (polls * poll);
-    }
-
-    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 
     private async Task<bool> WaitForSignalAsync(Task signal, TimeSpan delay, CancellationToken cancellationToken)
     {
@@ -386,83 +357,7 @@ internal sealed class SessionLockCoordinator
         }
 
         waiter = queue.Enqueue(exclusive);
-        if (_notifications is not null && queue.Subscription is null)
-        {
-            // Off this lock: a store may call back synchronously while subscribing.
-            queue.Subscription = Task.Run(() => SubscribeAsync(queue, sessionId));
-        }
-
+        _subscriptions.Begin(sessionId, queue);
         return true;
-    }
-
-    private async Task<IAsyncDisposable?> SubscribeAsync(SessionWaitQueue queue, string sessionId)
-    {
-        try
-        {
-            return await _notifications!.SubscribeAsync(sessionId, () =>
-            {
-                lock (queue.Sync)
-                {
-                    queue.WakeHead();
-                }
-            }, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            Log.ReleaseSubscriptionFailed(_logger, ex, new SessionKey(sessionId));
-            return null;
-        }
-    }
-
-    private SessionWaitQueue Rent(string sessionId)
-    {
-        while (true)
-        {
-            var queue = _queues.GetOrAdd(sessionId, static _ => new SessionWaitQueue());
-            lock (queue.Sync)
-            {
-                if (!queue.Retired)
-                {
-                    queue.Users++;
-                    return queue;
-                }
-            }
-        }
-    }
-
-    private void Return(string sessionId, SessionWaitQueue queue)
-    {
-        Task<IAsyncDisposable?>? subscription = null;
-        lock (queue.Sync)
-        {
-            if (--queue.Users > 0)
-            {
-                return;
-            }
-
-            queue.Retired = true;
-            _queues.TryRemove(new KeyValuePair<string, SessionWaitQueue>(sessionId, queue));
-            subscription = queue.Subscription;
-        }
-
-        if (subscription is not null)
-        {
-            _ = UnsubscribeAsync(subscription, sessionId);
-        }
-    }
-
-    private async Task UnsubscribeAsync(Task<IAsyncDisposable?> subscription, string sessionId)
-    {
-        try
-        {
-            if (await subscription.ConfigureAwait(false) is { } active)
-            {
-                await active.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex)
-        {
-            Log.ReleaseSubscriptionFailed(_logger, ex, new SessionKey(sessionId));
-        }
     }
 }

@@ -59,8 +59,7 @@ public static class RedisLockedSessionBuilderExtensions
         var services = builder.Services;
         services.RemoveAll<RedisStoreRegistration>();
         services.AddSingleton(new RedisStoreRegistration(preferServiceMultiplexer));
-        services.RemoveAll<ISessionStateStore>();
-        services.AddSingleton<ISessionStateStore>(sp => SessionStoreFactory.CreateRedis(sp, preferServiceMultiplexer));
+        builder.AddStore(sp => (RedisSessionStateStore)SessionStoreFactory.CreateRedis(sp, preferServiceMultiplexer));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Options.IValidateOptions<LockedSessionOptions>, RedisOptionsValidator>());
         return builder;
     }

@@ -13,12 +13,12 @@ internal sealed record RedisStoreRegistration(bool PreferServiceMultiplexer);
 internal static class SessionStoreFactory
 {
     /// <summary>The default store registration of <c>AddLockedSession</c>: in memory, or Redis when <c>SessionState:Mode</c> is Redis.</summary>
-    public static ISessionStateStore FromConfiguration(IServiceProvider services)
+    public static ConfiguredStore FromConfiguration(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<LockedSessionOptions>>().Value;
-        return options.Mode == SessionStoreMode.Redis
+        return new ConfiguredStore(options.Mode == SessionStoreMode.Redis
             ? CreateRedis(services, preferServiceMultiplexer: false)
-            : new InMemorySessionStateStore(services.GetRequiredService<TimeProvider>());
+            : new InMemorySessionStateStore(services.GetRequiredService<TimeProvider>()));
     }
 
     /// <summary>A Redis store: on the application's multiplexer when asked for and registered, else on its own connection.</summary>
@@ -37,6 +37,15 @@ internal static class SessionStoreFactory
 
         return new RedisSessionStateStore(options);
     }
+}
+
+/// <summary>The store configuration selected, with its optional capability (release notifications) found on the store itself, not on a decorator.</summary>
+/// <remarks>The container disposes the store through the <see cref="ISessionStateStore"/> registration that hands it out.</remarks>
+internal sealed class ConfiguredStore(ISessionStateStore store)
+{
+    public ISessionStateStore Store { get; } = store;
+
+    public ISessionReleaseNotifications? Notifications => Store as ISessionReleaseNotifications;
 }
 
 /// <summary>Fails start-up with a message that says how to fix the Redis store's configuration.</summary>
