@@ -43,6 +43,22 @@ public static class LockedSessionBuilderStoreExtensions
         return UseRegisteredStore<TStore>(builder);
     }
 
+    /// <summary>
+    /// Stores items in the format <typeparamref name="TFormat"/> instead of SessionLocking's own: what a store that
+    /// shares a foreign store's data calls. One instance, made by the container.
+    /// </summary>
+    /// <typeparam name="TFormat">The item format.</typeparam>
+    /// <param name="builder">The builder returned by <c>AddLockedSession</c>.</param>
+    /// <returns>The builder.</returns>
+    public static ILockedSessionBuilder UseItemFormat<TFormat>(this ILockedSessionBuilder builder)
+        where TFormat : class, ISessionItemFormat
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.RemoveAll<ISessionItemFormat>();
+        builder.Services.AddSingleton<ISessionItemFormat, TFormat>();
+        return builder;
+    }
+
     private static ILockedSessionBuilder UseRegisteredStore<TStore>(ILockedSessionBuilder builder)
         where TStore : class, ISessionStateStore
     {

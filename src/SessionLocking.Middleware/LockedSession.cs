@@ -12,7 +12,7 @@ namespace SessionLocking;
 /// </summary>
 internal sealed class LockedSession : IHttpSessionState, ISession
 {
-    private readonly SessionValueCodec _codec;
+    private readonly ISessionItemFormat _format;
     private readonly LockedSessionOptions _options;
     private readonly Dictionary<string, byte[]> _loaded;
     private readonly Dictionary<string, string> _loadedNames;
@@ -29,7 +29,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         SessionData? data,
         bool isReadOnly,
         SessionStateMode mode,
-        SessionValueCodec codec,
+        ISessionItemFormat format,
         LockedSessionOptions options,
         Func<bool> responseHasStarted)
     {
@@ -37,7 +37,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         IsNewSession = data is null;
         IsReadOnly = isReadOnly;
         Mode = mode;
-        _codec = codec;
+        _format = format;
         _options = options;
         _responseHasStarted = responseHasStarted;
         _loadedTimeout = _timeout = data?.Timeout ?? options.Timeout;
@@ -194,11 +194,11 @@ internal sealed class LockedSession : IHttpSessionState, ISession
             };
         }
 
-        var decoded = (T?)_codec.DecodeAs(name, item.Stored, typeof(T));
+        var decoded = (T?)_format.Decode(name, item.Stored, typeof(T));
 
         // Typed items keep the instance, as classic did, so changes made inside it are found and saved.
         // Raw bytes written through ISession stay values: each read gets its own copy.
-        if (!SessionValueCodec.IsRaw(item.Stored) && !SessionValueCodec.IsImmutable(typeof(T)))
+        if (!_format.IsBytes(item.Stored) && !SessionValueCodec.IsImmutable(typeof(T)))
         {
             item.Remember(decoded, typeof(T));
         }
@@ -276,7 +276,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         }
 
         Refresh(key, item);
-        value = SessionValueCodec.PayloadOf(key, item.Stored);
+        value = _format.DecodeBytes(key, item.Stored);
         return true;
     }
 
@@ -284,7 +284,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
-        var stored = SessionValueCodec.EncodeRaw(value);
+        var stored = _format.EncodeBytes(key, value);
         CheckValueSize(key, stored);
         OnChanging();
         Put(key, stored, null, null);
@@ -400,7 +400,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
 
         if (!item.HasValue)
         {
-            var value = _codec.DecodeObject(name, item.Stored);
+            var value = _format.Decode(name, item.Stored);
             item.Remember(value, value?.GetType());
         }
 
@@ -411,7 +411,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     {
         ArgumentNullException.ThrowIfNull(name);
         var type = value?.GetType();
-        if (type is not null && !_codec.IsAllowed(type))
+        if (type is not null && !_format.CanStore(type))
         {
             throw new SessionSerializationException(name, type.FullName ?? type.Name,
                 $"The session item '{name}' cannot be stored through the object API: the type '{type.FullName}' is not allowed. Allow it with options.AllowType<{TypeNames.CSharp(type)}>() in AddLockedSession, or store it with Set<T>().");
@@ -456,7 +456,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
 
     private byte[] Encode(string name, object? value, Type type)
     {
-        var stored = _codec.EncodeTyped(name, value, type);
+        var stored = _format.Encode(name, value, type);
         CheckValueSize(name, stored);
         return stored;
     }

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SessionLocking.Diagnostics;
 using SessionLocking.Locking;
-using SessionLocking.Serialization;
 
 namespace SessionLocking;
 
@@ -22,7 +21,7 @@ internal sealed class LockedSessionMiddleware
     private readonly RequestDelegate _next;
     private readonly LockedSessionOptions _options;
     private readonly SessionLocks _locks;
-    private readonly SessionValueCodec _codec;
+    private readonly ISessionItemFormat _format;
     private readonly ILogger _logger;
     private readonly SessionCookie _cookie;
 
@@ -30,14 +29,14 @@ internal sealed class LockedSessionMiddleware
         RequestDelegate next,
         IOptions<LockedSessionOptions> options,
         SessionLocks locks,
-        SessionValueCodec codec,
+        ISessionItemFormat format,
         ILogger<LockedSessionMiddleware> logger,
         SessionCookie cookie)
     {
         _next = next;
         _options = options.Value;
         _locks = locks;
-        _codec = codec;
+        _format = format;
         _logger = logger;
         _cookie = cookie;
     }
@@ -66,7 +65,7 @@ internal sealed class LockedSessionMiddleware
             sessionLock.StoreResult.Data,
             behavior == SessionStateBehavior.ReadOnly,
             _locks.Store.Mode,
-            _codec,
+            _format,
             _options,
             () => context.Response.HasStarted);
         SetFeature(context, new LockedSessionFeature(behavior, session));

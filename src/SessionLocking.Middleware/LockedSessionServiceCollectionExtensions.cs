@@ -43,6 +43,7 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddSingleton(static sp => sp.GetRequiredService<ConfiguredStore>().Notifications!);
         services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();
         services.TryAddSingleton<SessionValueCodec>();
+        services.TryAddSingleton<ISessionItemFormat>(static sp => sp.GetRequiredService<SessionValueCodec>());
         services.TryAddSingleton<SessionLockingMetrics>();
         services.TryAddSingleton<InstrumentedSessionStateStore>();
         services.TryAddSingleton(static sp => LockWaitPolicy.Create(sp.GetRequiredService<IOptions<LockedSessionOptions>>(), sp.GetRequiredService<TimeProvider>()));

@@ -9,7 +9,8 @@ namespace SessionLocking.Serialization;
 /// type alias and the serialized value (written through the object API). The alias is looked up among the
 /// types the application allowed; stored data never names a type to load.
 /// </summary>
-internal sealed class SessionValueCodec
+/// <remarks>The default <see cref="ISessionItemFormat"/>.</remarks>
+internal sealed class SessionValueCodec : ISessionItemFormat
 {
     private const byte RawFormat = 0;
     private const byte TypedFormat = 1;
@@ -61,6 +62,20 @@ internal sealed class SessionValueCodec
             _typeByAlias[alias] = type;
         }
     }
+
+    bool ISessionItemFormat.CanStore(Type type) => IsAllowed(type);
+
+    byte[] ISessionItemFormat.Encode(string name, object? value, Type type) => EncodeTyped(name, value, type);
+
+    byte[] ISessionItemFormat.EncodeBytes(string name, ReadOnlySpan<byte> value) => EncodeRaw(value);
+
+    object? ISessionItemFormat.Decode(string name, byte[] stored) => DecodeObject(name, stored);
+
+    object? ISessionItemFormat.Decode(string name, byte[] stored, Type type) => DecodeAs(name, stored, type);
+
+    byte[] ISessionItemFormat.DecodeBytes(string name, byte[] stored) => PayloadOf(name, stored);
+
+    bool ISessionItemFormat.IsBytes(byte[] stored) => IsRaw(stored);
 
     /// <summary>Values of these types cannot change without a new assignment, so reading them never needs a re-check.</summary>
     public static bool IsImmutable(Type? type) =>
