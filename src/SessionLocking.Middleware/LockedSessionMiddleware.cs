@@ -43,14 +43,11 @@ internal sealed class LockedSessionMiddleware
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var endpoint = context.GetEndpoint();
-        var behavior = endpoint is null
-            ? SessionStateBehavior.Disabled
-            : SessionStateBehaviorResolver.Resolve(context, endpoint, _options.DefaultBehavior);
+        var behavior = ResolveBehavior(context);
         var cookieId = ReadSessionId(context);
         if (behavior == SessionStateBehavior.Disabled)
         {
-            await RunWithoutSessionAsync(context, hasEndpoint: endpoint is not null, cookieId);
+            await RunWithoutSessionAsync(context, cookieId);
             return;
         }
 
@@ -60,6 +57,38 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
+        var session = OpenSession(context, behavior, sessionLock);
+        if (behavior == SessionStateBehavior.ReadOnly)
+        {
+            await _next(context);
+            LogDiscardedChanges(session);
+            return;
+        }
+
+        var response = SessionResponse.Install(context, session, _cookie, _options);
+        try
+        {
+            await RunEndpointAsync(context, session);
+            response.ThrowIfTooLarge();
+            await sessionLock.CarryOutAsync(GetReleasePlan(session));
+        }
+        catch
+        {
+            // Nothing was saved (the lock's owner releases without writing, on dispose): answer the failure, not what was held.
+            response.Discard();
+            throw;
+        }
+
+        await response.SendAsync();
+    }
+
+    private SessionStateBehavior ResolveBehavior(HttpContext context) =>
+        context.GetEndpoint() is { } endpoint
+            ? SessionStateBehaviorResolver.Resolve(context, endpoint, _options.DefaultBehavior)
+            : SessionStateBehavior.Disabled;
+
+    private LockedSession OpenSession(HttpContext context, SessionStateBehavior behavior, SessionLock sessionLock)
+    {
         var session = new LockedSession(
             sessionLock.SessionId,
             sessionLock.StoreResult.Data,
@@ -69,43 +98,39 @@ internal sealed class LockedSessionMiddleware
             _options,
             () => context.Response.HasStarted);
         SetFeature(context, new LockedSessionFeature(behavior, session));
-        if (behavior == SessionStateBehavior.ReadOnly)
-        {
-            await _next(context);
-            if (session.ReadOnlyChangeAttempted)
-            {
-                Log.ReadOnlyChangesDiscarded(_logger, new SessionKey(session.OriginalId));
-            }
+        return session;
+    }
 
-            return;
-        }
-
-        var response = SessionResponse.Install(context, session, _cookie, _options);
+    /// <summary>Classic <c>Session_Start</c> for a new session, then the endpoint. An endpoint that fails saves nothing (classic).</summary>
+    private async Task RunEndpointAsync(HttpContext context, LockedSession session)
+    {
         try
         {
-            await StartSessionAsync(context, session);
+            if (session.IsNewSession)
+            {
+                Log.SessionCreated(_logger, new SessionKey(session.OriginalId));
+                if (_options.Events.OnSessionStart is { } onSessionStart)
+                {
+                    session.MarkStarted();
+                    await onSessionStart(new SessionStartContext(context, session));
+                }
+            }
+
             await _next(context);
-            response.ThrowIfTooLarge();
         }
         catch
         {
-            // Classic: an endpoint that failed releases the lock without writing (the lock's owner does, on dispose).
-            response.Discard();
             Log.EndpointFailedNotSaved(_logger, new SessionKey(session.OriginalId));
             throw;
         }
+    }
 
-        try
+    private void LogDiscardedChanges(LockedSession session)
+    {
+        if (session.ReadOnlyChangeAttempted)
         {
-            await sessionLock.CarryOutAsync(GetReleasePlan(session));
+            Log.ReadOnlyChangesDiscarded(_logger, new SessionKey(session.OriginalId));
         }
-        catch
-        {
-            response.Discard();
-            throw;
-        }
-
-        await response.SendAsync();
     }
 
     /// <summary>Takes the lock (Required) or waits for writers and loads (ReadOnly); answers the request itself and returns null when it cannot.</summary>
@@ -170,21 +195,6 @@ internal sealed class LockedSessionMiddleware
             : _locks.NewReadOnly(SessionIds.Create());
     }
 
-    private async Task StartSessionAsync(HttpContext context, LockedSession session)
-    {
-        if (!session.IsNewSession)
-        {
-            return;
-        }
-
-        Log.SessionCreated(_logger, new SessionKey(session.OriginalId));
-        if (_options.Events.OnSessionStart is { } onSessionStart)
-        {
-            session.MarkStarted();
-            await onSessionStart(new SessionStartContext(context, session));
-        }
-    }
-
     private ReleasePlan GetReleasePlan(LockedSession session)
     {
         try
@@ -199,9 +209,9 @@ internal sealed class LockedSessionMiddleware
     }
 
     /// <summary>Requests without an endpoint (404s) get no session at all; Disabled endpoints get one that refuses use. Both keep a session alive.</summary>
-    private async Task RunWithoutSessionAsync(HttpContext context, bool hasEndpoint, string? cookieId)
+    private async Task RunWithoutSessionAsync(HttpContext context, string? cookieId)
     {
-        if (hasEndpoint)
+        if (context.GetEndpoint() is not null)
         {
             SetFeature(context, new LockedSessionFeature(SessionStateBehavior.Disabled, null));
         }
