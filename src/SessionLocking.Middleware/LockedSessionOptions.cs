@@ -110,6 +110,7 @@ public sealed class LockedSessionOptions
     /// <summary>The types, besides the built-in primitives, that the object API may read back, with their stored alias.</summary>
     public IReadOnlyDictionary<Type, string> AllowedTypes => _allowedTypes;
 
+#pragma warning disable RS0026 // Both overloads take an optional alias, as they did from the start; the generic one is the one applications use.
     /// <summary>
     /// Allows <typeparamref name="T"/> to be stored and read through the object API
     /// (<c>Session["cart"] = cart; var c = (Cart)Session["cart"];</c>). Stored data names the alias, never a type to load.
@@ -133,6 +134,7 @@ public sealed class LockedSessionOptions
         _allowedTypes[type] = alias;
         return this;
     }
+#pragma warning restore RS0026
 
     /// <summary>
     /// Which store to use when the application registers none (classic <c>sessionState mode</c>):

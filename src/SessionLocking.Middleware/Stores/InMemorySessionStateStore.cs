@@ -6,7 +6,7 @@ namespace SessionLocking.Stores;
 /// swept once a minute; an expired session is never returned, swept or not. Time comes from the
 /// <see cref="TimeProvider"/> so tests need not sleep.
 /// </summary>
-public sealed class InMemorySessionStateStore : ISessionStateStore, IDisposable
+internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposable
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
