@@ -19,15 +19,8 @@ public sealed class AbandonedAcquireTests
     [Fact]
     public async Task A_lock_taken_after_the_client_left_is_released_as_soon_as_the_store_answers()
     {
-        var store = new GatedExclusiveStore(new InMemorySessionStateStore(TimeProvider.System));
-        await using var host = await TestHost.StartAsync(
-            o =>
-            {
-                o.PollInterval = TimeSpan.FromSeconds(30);
-                o.ExecutionTimeout = TimeSpan.FromSeconds(60);
-                o.LockWaitTimeout = TimeSpan.FromSeconds(5);
-            },
-            b => b.Services.AddSingleton<ISessionStateStore>(store));
+        var (store, host) = await StartGatedAsync();
+        await using var _ = host;
         long released = 0;
         using var listener = host.ListenToCounter("sessionlocking.lock.abandoned_released", n => Interlocked.Add(ref released, n));
         using var client = host.CreateClient();
@@ -59,15 +52,8 @@ public sealed class AbandonedAcquireTests
     [Fact]
     public async Task A_waiter_behind_an_abandoned_acquire_goes_when_its_lock_is_released()
     {
-        var store = new GatedExclusiveStore(new InMemorySessionStateStore(TimeProvider.System));
-        await using var host = await TestHost.StartAsync(
-            o =>
-            {
-                o.PollInterval = TimeSpan.FromSeconds(30);
-                o.ExecutionTimeout = TimeSpan.FromSeconds(60);
-                o.LockWaitTimeout = TimeSpan.FromSeconds(10);
-            },
-            b => b.Services.AddSingleton<ISessionStateStore>(store));
+        var (store, host) = await StartGatedAsync();
+        await using var _ = host;
         using var client = host.CreateClient();
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
         var releaser = host.Services.GetRequiredService<AbandonedLockReleaser>();
@@ -88,6 +74,21 @@ public sealed class AbandonedAcquireTests
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
         Assert.True(waiter.Elapsed < TimeSpan.FromSeconds(5), $"the waiter took {waiter.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal("2", await client.GetJsonAsync<string>("/get?key=a"));
+    }
+
+    /// <summary>A host on a gated in-memory store; polling is slow on purpose, so only a release lets a waiter go in time.</summary>
+    private static async Task<(GatedExclusiveStore Store, TestHost Host)> StartGatedAsync()
+    {
+        var store = new GatedExclusiveStore(new InMemorySessionStateStore(TimeProvider.System));
+        var host = await TestHost.StartAsync(
+            o =>
+            {
+                o.PollInterval = TimeSpan.FromSeconds(30);
+                o.ExecutionTimeout = TimeSpan.FromSeconds(60);
+                o.LockWaitTimeout = TimeSpan.FromSeconds(10);
+            },
+            b => b.Services.AddSingleton<ISessionStateStore>(store));
+        return (store, host);
     }
 
     /// <summary>An in-memory store whose exclusive gets wait at a gate the test opens: a slow store, or a stalled Redis.</summary>
