@@ -363,7 +363,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
             [Milliseconds(lockTimeout), createIfMissing ? "1" : "0", owner],
             sessionId,
             cancellationToken,
-            abandoned: (pending, reason) => CleanUpAbandonedAcquire(sessionId, keys, owner, pending, reason, lockTimeout)).ConfigureAwait(false))!;
+            abandoned: (database, pending, reason) => CleanUpAbandonedAcquire(database, sessionId, keys, owner, pending, reason, lockTimeout)).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
@@ -506,7 +506,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         RedisValue[] args,
         string sessionId,
         CancellationToken cancellationToken,
-        Action<Task<RedisResult>, string>? abandoned = null)
+        Action<IDatabase, Task<RedisResult>, string>? abandoned = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var database = await _connection.GetDatabaseAsync(script.Operation, cancellationToken).ConfigureAwait(false);
@@ -529,7 +529,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         {
             if (abandoned is not null && pending is not null && MayStillTakeEffect(pending))
             {
-                abandoned(pending, ex is OperationCanceledException ? "the request was cancelled" : ex.GetType().Name);
+                abandoned(database, pending, ex is OperationCanceledException ? "the request was cancelled" : ex.GetType().Name);
             }
 
             if (ex is OperationCanceledException or SessionStoreUnavailableException)
@@ -562,7 +562,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// after the acquire), and the acquire's late answer is observed; if it took a lock that is still that
     /// owner's, that lock is released (fenced). Both are idempotent. At most <see cref="MaxCleanupsInFlight"/> run at once.
     /// </summary>
-    private void CleanUpAbandonedAcquire(string sessionId, RedisKey[] keys, string owner, Task<RedisResult> pending, string reason, TimeSpan lockTimeout)
+    private void CleanUpAbandonedAcquire(IDatabase database, string sessionId, RedisKey[] keys, string owner, Task<RedisResult> pending, string reason, TimeSpan lockTimeout)
     {
         if (Interlocked.Increment(ref _cleanupsInFlight) > MaxCleanupsInFlight)
         {
@@ -575,8 +575,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         Task<RedisResult> byOwner;
         try
         {
-            // Sent before this method returns, so it is queued right behind the acquire.
-            byOwner = EvaluateAsync(ReleaseOwner, keys, [owner, PublishChannel(sessionId)], sessionId, CancellationToken.None);
+            // Sent before this method returns, so it is queued right behind the acquire; as text (EVAL), because
+            // a NOSCRIPT answer to EVALSHA would send the retry only after that answer, behind later requests.
+            byOwner = database.ScriptEvaluateAsync(ReleaseOwner.Text, keys, [owner, PublishChannel(sessionId)], CommandFlags.None);
         }
         catch (Exception ex)
         {
@@ -593,7 +594,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
             var released = false;
             try
             {
-                released = (long)(await byOwner.ConfigureAwait(false)) == 1;
+                // Not the operation timeout: it waits behind the acquire, as long as Redis holds that one; after the
+                // lock timeout a lock the acquire took has expired by itself.
+                released = (long)(await byOwner.WaitAsync(lockTimeout, _timeProvider).ConfigureAwait(false)) == 1;
             }
             catch (Exception ex)
             {
@@ -602,7 +605,6 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
             try
             {
-                // After the lock timeout a lock the acquire took has expired by itself: no need to wait longer.
                 var reply = (RedisResult[])(await pending.WaitAsync(lockTimeout, _timeProvider).ConfigureAwait(false))!;
                 if ((int)reply[0] is 0 or 1 && reply.Length > 1)
                 {
