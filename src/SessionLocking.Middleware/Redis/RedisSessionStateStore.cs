@@ -308,6 +308,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     private static readonly Script ReleaseOwner = new("release-by-owner", ReleaseOwnerScript);
     private static readonly Script KeepAlive = new("keep-alive", KeepAliveScript);
 
+    /// <summary>The longest a clean-up of an abandoned acquire waits for Redis.</summary>
+    private static readonly TimeSpan MaxCleanupWait = TimeSpan.FromDays(1);
+
     /// <summary>The longest TTL sent to Redis: 100 years, far past any real timeout.</summary>
     private static readonly long MaxTtlMilliseconds = (long)TimeSpan.FromDays(36_500).TotalMilliseconds;
 
@@ -529,7 +532,12 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         {
             if (abandoned is not null && pending is not null && MayStillTakeEffect(pending))
             {
-                abandoned(database, pending, ex is OperationCanceledException ? "the request was cancelled" : ex.GetType().Name);
+                abandoned(database, pending, ex switch
+                {
+                    OperationCanceledException => "the request was cancelled",
+                    SessionStoreUnavailableException => "no answer within the operation timeout",
+                    _ => "the client failed the call: " + ex.GetType().Name,
+                });
             }
 
             if (ex is OperationCanceledException or SessionStoreUnavailableException)
@@ -584,19 +592,20 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
             byOwner = Task.FromException<RedisResult>(ex);
         }
 
-        _ = FinishCleanUpAsync(sessionId, byOwner, pending, reason, lockTimeout);
+        // After the lock timeout a lock the acquire took has expired by itself: no clean-up waits longer (nor more than a day).
+        var limit = lockTimeout < MaxCleanupWait ? lockTimeout : MaxCleanupWait;
+        _ = FinishCleanUpAsync(sessionId, byOwner, pending, reason, limit);
     }
 
-    private async Task FinishCleanUpAsync(string sessionId, Task<RedisResult> byOwner, Task<RedisResult> pending, string reason, TimeSpan lockTimeout)
+    private async Task FinishCleanUpAsync(string sessionId, Task<RedisResult> byOwner, Task<RedisResult> pending, string reason, TimeSpan limit)
     {
         try
         {
             var released = false;
             try
             {
-                // Not the operation timeout: it waits behind the acquire, as long as Redis holds that one; after the
-                // lock timeout a lock the acquire took has expired by itself.
-                released = (long)(await byOwner.WaitAsync(lockTimeout, _timeProvider).ConfigureAwait(false)) == 1;
+                // Not the operation timeout: it waits behind the acquire, as long as Redis holds that one.
+                released = (long)(await byOwner.WaitAsync(limit, _timeProvider).ConfigureAwait(false)) == 1;
             }
             catch (Exception ex)
             {
@@ -605,7 +614,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
             try
             {
-                var reply = (RedisResult[])(await pending.WaitAsync(lockTimeout, _timeProvider).ConfigureAwait(false))!;
+                var reply = (RedisResult[])(await pending.WaitAsync(limit, _timeProvider).ConfigureAwait(false))!;
                 if ((int)reply[0] is 0 or 1 && reply.Length > 1)
                 {
                     released |= await ReleaseAsync(sessionId, ReadToken(reply[1]), CancellationToken.None).ConfigureAwait(false);
@@ -639,7 +648,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// </summary>
     private void CheckEvictionPolicyOnce(IDatabase database)
     {
-        if (Interlocked.Exchange(ref _evictionPolicyChecked, 1) == 0)
+        if (Volatile.Read(ref _evictionPolicyChecked) == 0 && Interlocked.Exchange(ref _evictionPolicyChecked, 1) == 0)
         {
             _ = CheckEvictionPolicyAsync(database);
         }
