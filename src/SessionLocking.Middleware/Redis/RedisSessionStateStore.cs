@@ -355,6 +355,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// <summary>Clean-ups of abandoned acquires running now (for tests).</summary>
     internal int CleanupsInFlight => Volatile.Read(ref _cleanupsInFlight);
 
+    /// <summary>The cap on clean-ups in flight: <see cref="MaxCleanupsInFlight"/>, lower in tests.</summary>
+    internal int CleanupLimit { get; init; } = MaxCleanupsInFlight;
+
     /// <inheritdoc />
     public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
     {
@@ -572,11 +575,11 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// </summary>
     private void CleanUpAbandonedAcquire(IDatabase database, string sessionId, RedisKey[] keys, string owner, Task<RedisResult> pending, string reason, TimeSpan lockTimeout)
     {
-        if (Interlocked.Increment(ref _cleanupsInFlight) > MaxCleanupsInFlight)
+        if (Interlocked.Increment(ref _cleanupsInFlight) > CleanupLimit)
         {
             Interlocked.Decrement(ref _cleanupsInFlight);
             _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            RedisStoreLog.AbandonedCleanupsOverLimit(_logger, new SessionKey(sessionId), MaxCleanupsInFlight);
+            RedisStoreLog.AbandonedCleanupsOverLimit(_logger, new SessionKey(sessionId), CleanupLimit);
             return;
         }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using SessionLocking.Redis;
 using SessionLocking.Tests.Infrastructure;
 using SessionLocking.Tests.Redis;
@@ -105,6 +106,41 @@ public sealed class RedisAbandonedAcquireTests(RedisFixture redis, ITestOutputHe
         Assert.Equal(holder.LockId, probe.LockId);
         Assert.Equal(0, meters.Released);
         Assert.True(await store.ReleaseAsync(id, holder.LockId, default));
+    }
+
+    [Fact]
+    public async Task Clean_ups_beyond_the_cap_are_skipped_and_logged_and_their_locks_expire_by_their_ttl()
+    {
+        var events = new TestLog.CollectingProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(events));
+        using var meters = new MeterScope();
+        await using var store = new RedisSessionStateStore(
+            new RedisSessionStoreOptions { Configuration = redis.Configuration, KeyPrefix = _prefix, OperationTimeout = TimeSpan.FromMilliseconds(150) },
+            loggerFactory,
+            meters.Factory)
+        { CleanupLimit = 1 };
+        var ids = Enumerable.Range(0, 3).Select(_ => SessionIds.Create()).ToArray();
+        await store.GetSharedAsync(ids[0], default); // connected, scripts loaded
+
+        var pauseEnds = await PauseAsync("WRITE");
+        var acquires = ids.Select(id => Assert.ThrowsAsync<SessionStoreUnavailableException>(async () => await store.GetExclusiveAsync(id, TimeSpan.FromSeconds(3), true, default))).ToArray();
+        await Task.WhenAll(acquires);
+        Assert.Equal(2, events.Events.Count(e => e.Id.Name == "RedisAbandonedCleanupsOverLimit"));
+
+        await Task.Delay(pauseEnds - DateTime.UtcNow);
+        await FaultKit.Until(() => meters.Released == 1 && store.CleanupsInFlight == 0, TimeSpan.FromSeconds(2), "the one clean-up within the cap done and counted");
+        using var inspect = await redis.Server.ConnectAsync();
+        var left = new List<string>();
+        foreach (var id in ids)
+        {
+            if (await inspect.IntegerAsync("EXISTS", FaultKit.LockKey(_prefix, id)) == 1)
+            {
+                left.Add(id);
+                Assert.InRange(await inspect.IntegerAsync("PTTL", FaultKit.LockKey(_prefix, id)), 1, 3000); // left to its TTL
+            }
+        }
+
+        Assert.Equal(2, left.Count); // the skipped two; the third was released by its clean-up
     }
 
     [Fact]
