@@ -5,9 +5,9 @@ namespace SessionLocking.Redis;
 /// <summary>
 /// Names of one session's keys and channel. All of them share the cluster hash tag <c>{prefix:id}</c>, so every
 /// script touches one slot in Redis Cluster:
-/// <c>{prefix:id}:data</c> (items), <c>{prefix:id}:meta</c> (timeout; exists while the session exists),
-/// <c>{prefix:id}:lock</c> (fencing token and acquisition time), <c>{prefix:id}:fence</c> (last token issued),
-/// and the channel <c>{prefix:id}:released</c>.
+/// <c>{prefix:id}:session</c> (one hash: the items, each field named <see cref="ItemPrefix"/> + item name, and the
+/// metadata fields <c>timeout</c> and <c>fence</c>; it exists exactly while the session is stored),
+/// <c>{prefix:id}:lock</c> (fencing token, acquisition time, owner nonce), and the channel <c>{prefix:id}:released</c>.
 /// </summary>
 internal sealed class RedisSessionKeys
 {
@@ -47,16 +47,20 @@ internal sealed class RedisSessionKeys
         return null;
     }
 
-    /// <summary>KEYS of every script: data, meta, lock, fence.</summary>
+    /// <summary>
+    /// What every item's field in the session hash starts with. Metadata fields (<c>timeout</c>, <c>fence</c>) never
+    /// start with it, so no item name can collide with them.
+    /// </summary>
+    public const string ItemPrefix = "i:";
+
+    /// <summary>KEYS of every script: the session hash, then the lock.</summary>
     public RedisKey[] For(string sessionId)
     {
         var tag = Tag(sessionId);
         return
         [
-            (RedisKey)(tag + ":data"),
-            (RedisKey)(tag + ":meta"),
+            (RedisKey)(tag + ":session"),
             (RedisKey)(tag + ":lock"),
-            (RedisKey)(tag + ":fence"),
         ];
     }
 

@@ -1,6 +1,10 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SessionLocking.Diagnostics;
 using StackExchange.Redis;
 
 namespace SessionLocking.Redis;
@@ -11,142 +15,247 @@ namespace SessionLocking.Redis;
 /// channel. The protocol is described in docs/redis-protocol.md.
 /// </summary>
 /// <remarks>
-/// Every script receives the session's four keys, always in this order, all under one cluster hash tag:
-/// KEYS[1] <c>{prefix:id}:data</c> (hash of items by exact name), KEYS[2] <c>{prefix:id}:meta</c> (hash with
-/// <c>timeout</c> in milliseconds; it exists exactly while the session is stored), KEYS[3] <c>{prefix:id}:lock</c>
-/// (hash with <c>token</c> and <c>at</c>, the acquisition time in microseconds of the server's clock; its TTL is the
-/// lock timeout), KEYS[4] <c>{prefix:id}:fence</c> (the last token issued). No script builds a key.
+/// Every script receives the session's two keys, always in this order, both under one cluster hash tag:
+/// KEYS[1] <c>{prefix:id}:session</c>, one hash holding the items (fields <c>i:</c> + exact item name) and the
+/// metadata fields <c>timeout</c> (milliseconds) and <c>fence</c> (the last token issued); it exists exactly while
+/// the session is stored, so eviction or expiry takes a session whole. KEYS[2] <c>{prefix:id}:lock</c>, a hash with
+/// <c>token</c>, <c>at</c> (acquisition time in microseconds of the server's clock) and <c>owner</c> (a nonce the
+/// store chose for the acquire call); its TTL is the lock timeout. No script builds a key.
 /// </remarks>
 internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionReleaseNotifications, IAsyncDisposable, IDisposable
 {
-    // Shared Lua helpers, prepended to the scripts that use them.
+    /// <summary>The counter of locks taken by abandoned acquires and released by the store.</summary>
+    public const string AbandonedReleasedCounter = "sessionlocking.lock.abandoned_released";
+
+    /// <summary>At most this many clean-ups of abandoned acquires run at once; beyond it, such locks expire by their TTL.</summary>
+    public const int MaxCleanupsInFlight = 1_000;
+
+    /// <summary>What the scripts put first in an error answer about a corrupt record.</summary>
+    private const string CorruptMarker = "SESSIONCORRUPT";
+
+    // Named keys first, in every script.
+    private const string Keys = """
+        local session_key = KEYS[1]
+        local lock_key = KEYS[2]
+
+        """;
+
+    // Shared Lua helpers, after the keys, before each script's own ARGV names.
+    // num(): a number read from Redis is trusted only when it is 1 to 16 digits and below 2^53 (so exact in Lua);
+    //   tonumber alone would take '1e6', '5.5', '0x10', '-1' or ' 7'.
     // int(): numbers go to Redis as plain integer strings (tokens are microseconds, too large for Lua's %.14g).
-    // slide(): data, meta and fence live for the session's timeout, and never shorter than a lock that is held
-    // (a locked session never expires under its holder; the fence outlives the lock it fences).
+    // read_lock() / read_session(): the validated records; false and what is wrong when corrupt (wrong type included).
+    // check_lock() / check_session(): the same, but a corrupt record is deleted and the error answer returned.
+    // slide(): the session lives for its timeout, and never shorter than a lock that is held.
+    // holds(): the fencing guard of every operation that brings a token.
     private const string Helpers = """
+        local function num(v)
+          if type(v) ~= 'string' or #v < 1 or #v > 16 or not string.find(v, '^%d+$') then
+            return nil
+          end
+          local n = tonumber(v)
+          if n > 9007199254740991 then
+            return nil
+          end
+          return n
+        end
         local function int(n) return string.format('%.0f', n) end
-        local function slide(ms)
-          local ttl = tonumber(ms)
-          local lock_ttl = redis.call('PTTL', KEYS[3])
+        local function server_now()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000000 + tonumber(t[2])
+        end
+        local function corrupt(what, dropped)
+          return redis.error_reply('SESSIONCORRUPT ' .. what .. '|' .. dropped)
+        end
+        local function read_lock()
+          local l = redis.pcall('HMGET', lock_key, 'token', 'at')
+          if l.err then return false, 'lock is not a hash' end
+          if not l[1] and not l[2] then
+            if redis.call('EXISTS', lock_key) == 1 then return false, 'lock has no token' end
+            return nil
+          end
+          local token = num(l[1])
+          if not token or token < 1 then return false, 'lock token' end
+          local at = num(l[2])
+          if not at then return false, 'lock acquisition time' end
+          return {token, at, l[1]}
+        end
+        local function check_lock()
+          local lock, what = read_lock()
+          if lock == false then
+            redis.call('DEL', lock_key)
+            return nil, corrupt(what, 'the lock')
+          end
+          return lock
+        end
+        local function read_session()
+          local s = redis.pcall('HMGET', session_key, 'timeout', 'fence')
+          if s.err then return false, 'session is not a hash' end
+          if not s[1] then
+            if redis.call('EXISTS', session_key) == 1 then return false, 'session timeout missing' end
+            return nil
+          end
+          local timeout = num(s[1])
+          if not timeout or timeout < 1 then return false, 'session timeout' end
+          local fence = 0
+          if s[2] then
+            fence = num(s[2])
+            if not fence then return false, 'session fence' end
+          end
+          return {timeout, fence}
+        end
+        local function check_session()
+          local session, what = read_session()
+          if session == false then
+            redis.call('DEL', session_key)
+            return nil, corrupt(what, 'the session')
+          end
+          return session
+        end
+        local function slide(timeout_ms)
+          local ttl = timeout_ms
+          local lock_ttl = redis.call('PTTL', lock_key)
           if lock_ttl > ttl then ttl = lock_ttl end
-          ttl = int(ttl)
-          redis.call('PEXPIRE', KEYS[1], ttl)
-          redis.call('PEXPIRE', KEYS[2], ttl)
-          redis.call('PEXPIRE', KEYS[4], ttl)
+          redis.call('PEXPIRE', session_key, int(ttl))
+        end
+        local function holds(token)
+          local current = redis.pcall('HGET', lock_key, 'token')
+          return type(current) == 'string' and current == token
+        end
+        local function unlock(channel, token)
+          redis.call('DEL', lock_key)
+          redis.call('PUBLISH', channel, token)
         end
 
         """;
 
+    private const string Prologue = Keys + Helpers;
+
     /// <summary>
-    /// Exclusive acquire-and-load. ARGV[1] lock TTL in ms, ARGV[2] '1' to lock a missing session.
+    /// Exclusive acquire-and-load. ARGV[1] lock TTL in ms, ARGV[2] '1' to lock a missing session, ARGV[3] owner nonce.
     /// Returns {2, holderToken, lockAgeMicroseconds} when locked; {1} when missing (nothing taken);
-    /// {1, token} when missing and now locked by the caller; {0, token, HGETALL data, timeoutMs} when loaded and locked.
-    /// The token is max(last token + 1, server time in µs): it only grows, and stays above every earlier one even
-    /// if the fence key was lost.
+    /// {1, token} when missing and now locked by the caller; {0, token, HGETALL session, timeoutMs} when loaded and locked;
+    /// an error answer (nothing taken, the corrupt record deleted) when a stored number is not valid.
+    /// The token is max(last token + 1, server time in µs): it only grows, also for a session never stored (no key
+    /// is kept for it) and after a lost lock.
     /// </summary>
-    public const string AcquireScript = "redis.replicate_commands()\n" + Helpers + """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-        local holder = redis.call('HMGET', KEYS[3], 'token', 'at')
-        if holder[1] then
-          return {2, holder[1], now - tonumber(holder[2] or now)}
+    public const string AcquireScript = "redis.replicate_commands()\n" + Prologue + """
+        local lock_ttl_ms = ARGV[1]
+        local create = ARGV[2] == '1'
+        local owner = ARGV[3]
+        local now = server_now()
+        local lock, lock_error = check_lock()
+        if lock_error then return lock_error end
+        if lock then
+          return {2, lock[3], now - lock[2]}
         end
-        local timeout = redis.call('HGET', KEYS[2], 'timeout')
-        if not timeout and ARGV[2] ~= '1' then
+        local session, session_error = check_session()
+        if session_error then return session_error end
+        if not session and not create then
           return {1}
         end
-        if timeout and not tonumber(timeout) then
-          return redis.error_reply('corrupt session: meta timeout is not a number')
-        end
-        local token = tonumber(redis.call('GET', KEYS[4]) or '0') + 1
-        if now > token then token = now end
+        local token = now
+        if session and session[2] + 1 > token then token = session[2] + 1 end
         token = int(token)
-        redis.call('SET', KEYS[4], token, 'PX', ARGV[1])
-        redis.call('HSET', KEYS[3], 'token', token, 'at', int(now))
-        redis.call('PEXPIRE', KEYS[3], ARGV[1])
-        if not timeout then
+        redis.call('HSET', lock_key, 'token', token, 'at', int(now), 'owner', owner)
+        redis.call('PEXPIRE', lock_key, lock_ttl_ms)
+        if not session then
           return {1, token}
         end
-        slide(timeout)
-        return {0, token, redis.call('HGETALL', KEYS[1]), timeout}
+        redis.call('HSET', session_key, 'fence', token)
+        slide(session[1])
+        return {0, token, redis.call('HGETALL', session_key), int(session[1])}
         """;
 
     /// <summary>
     /// Shared load, no lock. No ARGV. Returns {2, holderToken, lockAgeMicroseconds} while a writer holds the lock;
-    /// {1} when missing; {0, HGETALL data, timeoutMs} when loaded (and the expiry slid).
+    /// {1} when missing; {0, HGETALL session, timeoutMs} when loaded (and the expiry slid); an error answer (the
+    /// corrupt record deleted, nothing slid) when a stored number is not valid.
     /// </summary>
-    public const string SharedScript = "redis.replicate_commands()\n" + Helpers + """
-        local holder = redis.call('HMGET', KEYS[3], 'token', 'at')
-        if holder[1] then
-          local t = redis.call('TIME')
-          local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-          return {2, holder[1], now - tonumber(holder[2] or now)}
+    public const string SharedScript = "redis.replicate_commands()\n" + Prologue + """
+        local lock, lock_error = check_lock()
+        if lock_error then return lock_error end
+        if lock then
+          return {2, lock[3], server_now() - lock[2]}
         end
-        local timeout = redis.call('HGET', KEYS[2], 'timeout')
-        if not timeout then
+        local session, session_error = check_session()
+        if session_error then return session_error end
+        if not session then
           return {1}
         end
-        slide(timeout)
-        return {0, redis.call('HGETALL', KEYS[1]), timeout}
+        slide(session[1])
+        return {0, redis.call('HGETALL', session_key), int(session[1])}
         """;
 
     /// <summary>
-    /// Fenced write-back-and-release. ARGV[1] token, ARGV[2] timeout ms, ARGV[3] channel, ARGV[4] n = number of
-    /// removed names, ARGV[5 .. 4+n] removed names, then name/value pairs to set. Deletes the removed items, then
-    /// sets the changed ones (never the whole session), stores the timeout, releases, slides, publishes.
-    /// Returns 1, or 0 (and changes nothing) when the token is not the current lock.
+    /// Fenced write-back-and-release. ARGV[1] token, ARGV[2] timeout ms, ARGV[3] channel, ARGV[4] '1' when the
+    /// session is new, ARGV[5] n = number of removed item fields, ARGV[6 .. 5+n] removed item fields, then item
+    /// field/value pairs to set (item fields carry the <c>i:</c> prefix). Deletes the removed items, sets the changed
+    /// ones (never the whole session), stores timeout and fence, releases, slides, publishes. Returns 1; 0 (and
+    /// changes nothing) when the token is not the current lock; 2 when a stored session was evicted or expired under
+    /// its holder (the lock is released and nothing written, so no partial session appears).
     /// </summary>
-    public const string WriteAndReleaseScript = Helpers + """
-        if redis.call('HGET', KEYS[3], 'token') ~= ARGV[1] then
+    public const string WriteAndReleaseScript = Prologue + """
+        local token = ARGV[1]
+        local timeout_ms = ARGV[2]
+        local channel = ARGV[3]
+        local is_new = ARGV[4] == '1'
+        local first = 6
+        local last_removed = 5 + tonumber(ARGV[5])
+        if not holds(token) then
           return 0
         end
-        local first = 5
-        local last = 4 + tonumber(ARGV[4])
-        while first <= last do
-          local upto = math.min(first + 999, last)
-          redis.call('HDEL', KEYS[1], unpack(ARGV, first, upto))
+        if not is_new and redis.call('EXISTS', session_key) == 0 then
+          unlock(channel, token)
+          return 2
+        end
+        while first <= last_removed do
+          local upto = math.min(first + 999, last_removed)
+          redis.call('HDEL', session_key, unpack(ARGV, first, upto))
           first = upto + 1
         end
-        last = #ARGV
-        while first <= last do
-          local upto = math.min(first + 999, last)
-          redis.call('HSET', KEYS[1], unpack(ARGV, first, upto))
+        while first <= #ARGV do
+          local upto = math.min(first + 999, #ARGV)
+          redis.call('HSET', session_key, unpack(ARGV, first, upto))
           first = upto + 1
         end
-        redis.call('HSET', KEYS[2], 'timeout', ARGV[2])
-        redis.call('DEL', KEYS[3])
-        slide(ARGV[2])
-        redis.call('PUBLISH', ARGV[3], ARGV[1])
+        redis.call('HSET', session_key, 'timeout', timeout_ms, 'fence', token)
+        unlock(channel, token)
+        slide(tonumber(timeout_ms))
         return 1
         """;
 
     /// <summary>
-    /// Fenced release without writing. ARGV[1] token, ARGV[2] channel. Slides a stored session; a session locked
-    /// while missing and never written stays missing. Returns 1, or 0 when the token is not the current lock.
+    /// Fenced release without writing. ARGV[1] token, ARGV[2] channel. Slides a stored session (not one whose
+    /// timeout is corrupt); a session locked while missing and never written leaves no key. Returns 1, or 0 when the
+    /// token is not the current lock.
     /// </summary>
-    public const string ReleaseScript = Helpers + """
-        if redis.call('HGET', KEYS[3], 'token') ~= ARGV[1] then
+    public const string ReleaseScript = Prologue + """
+        local token = ARGV[1]
+        local channel = ARGV[2]
+        if not holds(token) then
           return 0
         end
-        redis.call('DEL', KEYS[3])
-        local timeout = redis.call('HGET', KEYS[2], 'timeout')
-        if timeout then
-          slide(timeout)
+        unlock(channel, token)
+        local session = read_session()
+        if session then
+          slide(session[1])
         end
-        redis.call('PUBLISH', ARGV[2], ARGV[1])
         return 1
         """;
 
     /// <summary>
-    /// Fenced remove (abandon). ARGV[1] token, ARGV[2] channel. Deletes data, meta and lock; the fence key stays
-    /// (with its TTL) so tokens of a re-created session keep growing. Returns 1, or 0 when the token is not the current lock.
+    /// Fenced remove (abandon). ARGV[1] token, ARGV[2] channel. Deletes the session and the lock; tokens of a
+    /// re-created session keep growing by the server-time floor. Returns 1, or 0 when the token is not the current lock.
     /// </summary>
-    public const string RemoveScript = """
-        if redis.call('HGET', KEYS[3], 'token') ~= ARGV[1] then
+    public const string RemoveScript = Prologue + """
+        local token = ARGV[1]
+        local channel = ARGV[2]
+        if not holds(token) then
           return 0
         end
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-        redis.call('PUBLISH', ARGV[2], ARGV[1])
+        redis.call('DEL', session_key)
+        unlock(channel, token)
         return 1
         """;
 
@@ -154,20 +263,37 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// Force-release of one holder's lock (its age reached the execution timeout). ARGV[1] the holder's token,
     /// ARGV[2] channel. Deletes the lock only while it is still that holder's. Returns 1, or 0 when that lock was gone.
     /// </summary>
-    public const string ForceReleaseScript = """
-        if redis.call('HGET', KEYS[3], 'token') ~= ARGV[1] then
+    public const string ForceReleaseScript = Prologue + """
+        local token = ARGV[1]
+        local channel = ARGV[2]
+        if not holds(token) then
           return 0
         end
-        redis.call('DEL', KEYS[3])
-        redis.call('PUBLISH', ARGV[2], ARGV[1])
+        unlock(channel, token)
         return 1
         """;
 
-    /// <summary>Keep-alive: slides the expiry of a stored session; no ARGV. Returns 1, or 0 when missing.</summary>
-    public const string KeepAliveScript = Helpers + """
-        local timeout = redis.call('HGET', KEYS[2], 'timeout')
-        if timeout then
-          slide(timeout)
+    /// <summary>
+    /// Release by owner: frees a lock that an acquire the store stopped waiting for may have taken. ARGV[1] the owner
+    /// nonce of that acquire, ARGV[2] channel. Deletes the lock only while its owner is that nonce, and publishes.
+    /// Returns 1, or 0 when no lock of that owner exists (the acquire took nothing, or it was released already).
+    /// </summary>
+    public const string ReleaseOwnerScript = Prologue + """
+        local owner = ARGV[1]
+        local channel = ARGV[2]
+        local lock = redis.pcall('HMGET', lock_key, 'owner', 'token')
+        if lock.err or lock[1] ~= owner then
+          return 0
+        end
+        unlock(channel, lock[2] or '')
+        return 1
+        """;
+
+    /// <summary>Keep-alive: slides the expiry of a stored session (not a corrupt one); no ARGV. Returns 1, or 0 when missing.</summary>
+    public const string KeepAliveScript = Prologue + """
+        local session = read_session()
+        if session then
+          slide(session[1])
           return 1
         end
         return 0
@@ -179,43 +305,71 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     private static readonly Script Release = new("release", ReleaseScript);
     private static readonly Script Remove = new("remove", RemoveScript);
     private static readonly Script ForceRelease = new("force-release", ForceReleaseScript);
+    private static readonly Script ReleaseOwner = new("release-by-owner", ReleaseOwnerScript);
     private static readonly Script KeepAlive = new("keep-alive", KeepAliveScript);
+
+    /// <summary>The longest a clean-up of an abandoned acquire waits for Redis.</summary>
+    private static readonly TimeSpan MaxCleanupWait = TimeSpan.FromDays(1);
 
     /// <summary>The longest TTL sent to Redis: 100 years, far past any real timeout.</summary>
     private static readonly long MaxTtlMilliseconds = (long)TimeSpan.FromDays(36_500).TotalMilliseconds;
 
     private readonly RedisConnection _connection;
     private readonly RedisSessionKeys _keys;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly Counter<long>? _abandonedReleased;
+    private int _cleanupsInFlight;
+    private int _evictionPolicyChecked;
 
     /// <summary>Creates a store that connects itself, on first use, with <see cref="RedisSessionStoreOptions.Configuration"/>.</summary>
-    public RedisSessionStateStore(RedisSessionStoreOptions options)
+    public RedisSessionStateStore(RedisSessionStoreOptions options, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null)
         : this(new RedisConnection(
             (options ?? throw new ArgumentNullException(nameof(options))).Configuration ?? throw new ArgumentException("RedisSessionStoreOptions.Configuration is required.", nameof(options)),
             options.ConnectTimeout,
-            options.OperationTimeout), options.KeyPrefix)
+            options.OperationTimeout), options.KeyPrefix, loggerFactory, meterFactory, timeProvider)
     {
     }
 
     /// <summary>Creates a store on a multiplexer the application owns.</summary>
-    public RedisSessionStateStore(IConnectionMultiplexer multiplexer, RedisSessionStoreOptions options)
-        : this(new RedisConnection(multiplexer, (options ?? throw new ArgumentNullException(nameof(options))).OperationTimeout), options.KeyPrefix)
+    public RedisSessionStateStore(IConnectionMultiplexer multiplexer, RedisSessionStoreOptions options, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null)
+        : this(new RedisConnection(multiplexer, (options ?? throw new ArgumentNullException(nameof(options))).OperationTimeout), options.KeyPrefix, loggerFactory, meterFactory, timeProvider)
     {
     }
 
-    private RedisSessionStateStore(RedisConnection connection, string keyPrefix)
+    private RedisSessionStateStore(RedisConnection connection, string keyPrefix, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider)
     {
         _keys = new RedisSessionKeys(keyPrefix);
         _connection = connection;
+        _logger = (ILogger?)loggerFactory?.CreateLogger<RedisSessionStateStore>() ?? NullLogger.Instance;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _abandonedReleased = meterFactory?.Create(SessionLockingMetrics.MeterName).CreateCounter<long>(
+            AbandonedReleasedCounter,
+            "{lock}",
+            "Locks taken by acquires the Redis store stopped waiting for (its operation timeout, a cancelled request, a lost connection), released by the store.");
     }
 
     /// <inheritdoc />
     public SessionStateMode Mode => SessionStateMode.Custom;
 
+    /// <summary>Clean-ups of abandoned acquires running now (for tests).</summary>
+    internal int CleanupsInFlight => Volatile.Read(ref _cleanupsInFlight);
+
+    /// <summary>The cap on clean-ups in flight: <see cref="MaxCleanupsInFlight"/>, lower in tests.</summary>
+    internal int CleanupLimit { get; init; } = MaxCleanupsInFlight;
+
     /// <inheritdoc />
     public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
     {
         var keys = _keys.For(sessionId);
-        var reply = (RedisResult[])(await EvaluateAsync(Acquire, keys, [Milliseconds(lockTimeout), createIfMissing ? "1" : "0"], cancellationToken).ConfigureAwait(false))!;
+        var owner = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var reply = (RedisResult[])(await EvaluateAsync(
+            Acquire,
+            keys,
+            [Milliseconds(lockTimeout), createIfMissing ? "1" : "0", owner],
+            sessionId,
+            cancellationToken,
+            abandoned: (database, pending, reason) => CleanUpAbandonedAcquire(database, sessionId, keys, owner, pending, reason, lockTimeout)).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
@@ -231,7 +385,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     public async ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken)
     {
         var keys = _keys.For(sessionId);
-        var reply = (RedisResult[])(await EvaluateAsync(Shared, keys, [], cancellationToken).ConfigureAwait(false))!;
+        var reply = (RedisResult[])(await EvaluateAsync(Shared, keys, [], sessionId, cancellationToken).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
@@ -244,45 +398,50 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Also false when the session was stored at acquire time but is gone now (evicted or expired under its holder):
+    /// writing only the changes would store part of a session, so nothing is written and the lock is released.
+    /// </remarks>
     public async ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(changes);
         var keys = _keys.For(sessionId);
-        var args = new RedisValue[4 + changes.Removed.Count + (2 * changes.Set.Count)];
+        var args = new RedisValue[5 + changes.Removed.Count + (2 * changes.Set.Count)];
         args[0] = Token(lockId);
         args[1] = Milliseconds(changes.Timeout);
         args[2] = PublishChannel(sessionId);
-        args[3] = changes.Removed.Count;
-        var i = 4;
+        args[3] = changes.IsNew ? "1" : "0";
+        args[4] = changes.Removed.Count;
+        var i = 5;
         foreach (var name in changes.Removed)
         {
-            args[i++] = name;
+            args[i++] = RedisSessionKeys.ItemPrefix + name;
         }
 
         foreach (var (name, value) in changes.Set)
         {
-            args[i++] = name;
+            args[i++] = RedisSessionKeys.ItemPrefix + name;
             args[i++] = value;
         }
 
-        return (long)(await EvaluateAsync(WriteAndRelease, keys, args, cancellationToken).ConfigureAwait(false)) == 1;
+        return (long)(await EvaluateAsync(WriteAndRelease, keys, args, sessionId, cancellationToken).ConfigureAwait(false)) == 1;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await EvaluateAsync(Release, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId)], cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await EvaluateAsync(Release, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await EvaluateAsync(Remove, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId)], cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await EvaluateAsync(Remove, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-        (long)(await EvaluateAsync(ForceRelease, _keys.For(sessionId), [Token(holderLockId), PublishChannel(sessionId)], cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await EvaluateAsync(ForceRelease, _keys.For(sessionId), [Token(holderLockId), PublishChannel(sessionId)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) =>
-        await EvaluateAsync(KeepAlive, _keys.For(sessionId), [], cancellationToken).ConfigureAwait(false);
+        await EvaluateAsync(KeepAlive, _keys.For(sessionId), [], sessionId, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     public async ValueTask<IAsyncDisposable> SubscribeAsync(string sessionId, Action onReleased, CancellationToken cancellationToken)
@@ -342,25 +501,179 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _connection.DisposeAsync();
 
-    /// <summary>Runs a script by its SHA1 (EVALSHA); after a NOSCRIPT answer (Redis restarted or flushed its scripts) once with its text (EVAL), which loads it again.</summary>
-    private async Task<RedisResult> EvaluateAsync(Script script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs a script by its SHA1 (EVALSHA); after a NOSCRIPT answer (Redis restarted or flushed its scripts) once
+    /// with its text (EVAL), which loads it again. When the store stops waiting for a script that may still run
+    /// (its own timeout, the caller's cancellation, a lost connection), <paramref name="abandoned"/> gets the pending call.
+    /// </summary>
+    private async Task<RedisResult> EvaluateAsync(
+        Script script,
+        RedisKey[] keys,
+        RedisValue[] args,
+        string sessionId,
+        CancellationToken cancellationToken,
+        Action<IDatabase, Task<RedisResult>, string>? abandoned = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var database = await _connection.GetDatabaseAsync(script.Operation, cancellationToken).ConfigureAwait(false);
+        CheckEvictionPolicyOnce(database);
+        Task<RedisResult>? pending = null;
         try
         {
             try
             {
-                return await _connection.WithTimeout(database.ScriptEvaluateAsync(script.Hash, keys, args, CommandFlags.None), script.Operation, cancellationToken).ConfigureAwait(false);
+                pending = database.ScriptEvaluateAsync(script.Hash, keys, args, CommandFlags.None);
+                return await _connection.WithTimeout(pending, script.Operation, cancellationToken).ConfigureAwait(false);
             }
             catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
             {
-                return await _connection.WithTimeout(database.ScriptEvaluateAsync(script.Text, keys, args, CommandFlags.None), script.Operation, cancellationToken).ConfigureAwait(false);
+                pending = database.ScriptEvaluateAsync(script.Text, keys, args, CommandFlags.None);
+                return await _connection.WithTimeout(pending, script.Operation, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException and not SessionStoreUnavailableException)
+        catch (Exception ex)
         {
+            if (abandoned is not null && pending is not null && MayStillTakeEffect(pending))
+            {
+                abandoned(database, pending, ex switch
+                {
+                    OperationCanceledException => "the request was cancelled",
+                    SessionStoreUnavailableException => "no answer within the operation timeout",
+                    _ => "the client failed the call: " + ex.GetType().Name,
+                });
+            }
+
+            if (ex is OperationCanceledException or SessionStoreUnavailableException)
+            {
+                throw;
+            }
+
+            if (ex is RedisServerException server && server.Message.StartsWith(CorruptMarker, StringComparison.Ordinal))
+            {
+                throw Corrupt(script.Operation, sessionId, server);
+            }
+
             throw Unavailable(script.Operation, ex);
+        }
+    }
+
+    /// <summary>
+    /// True when a script call the store gave up on may have run (or may still run) in Redis: it is still pending,
+    /// it succeeded after all, or the client failed it without an answer from Redis. An error answer from Redis
+    /// (<see cref="RedisServerException"/>) means the script took nothing.
+    /// </summary>
+    private static bool MayStillTakeEffect(Task<RedisResult> pending) =>
+        !pending.IsCompleted
+        || pending.IsCompletedSuccessfully
+        || (pending.IsFaulted && pending.Exception!.InnerException is not RedisServerException);
+
+    /// <summary>
+    /// Makes sure an acquire the store stopped waiting for leaves no lock nobody knows, in the background: a
+    /// release-by-owner is sent at once (on the same connection it queues behind the acquire, so Redis runs it
+    /// after the acquire), and the acquire's late answer is observed; if it took a lock that is still that
+    /// owner's, that lock is released (fenced). Both are idempotent. At most <see cref="MaxCleanupsInFlight"/> run at once.
+    /// </summary>
+    private void CleanUpAbandonedAcquire(IDatabase database, string sessionId, RedisKey[] keys, string owner, Task<RedisResult> pending, string reason, TimeSpan lockTimeout)
+    {
+        if (Interlocked.Increment(ref _cleanupsInFlight) > CleanupLimit)
+        {
+            Interlocked.Decrement(ref _cleanupsInFlight);
+            _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            RedisStoreLog.AbandonedCleanupsOverLimit(_logger, new SessionKey(sessionId), CleanupLimit);
+            return;
+        }
+
+        Task<RedisResult> byOwner;
+        try
+        {
+            // Sent before this method returns, so it is queued right behind the acquire; as text (EVAL), because
+            // a NOSCRIPT answer to EVALSHA would send the retry only after that answer, behind later requests.
+            byOwner = database.ScriptEvaluateAsync(ReleaseOwner.Text, keys, [owner, PublishChannel(sessionId)], CommandFlags.None);
+        }
+        catch (Exception ex)
+        {
+            byOwner = Task.FromException<RedisResult>(ex);
+        }
+
+        // After the lock timeout a lock the acquire took has expired by itself: no clean-up waits longer (nor more than a day).
+        var limit = lockTimeout < MaxCleanupWait ? lockTimeout : MaxCleanupWait;
+        _ = FinishCleanUpAsync(sessionId, byOwner, pending, reason, limit);
+    }
+
+    private async Task FinishCleanUpAsync(string sessionId, Task<RedisResult> byOwner, Task<RedisResult> pending, string reason, TimeSpan limit)
+    {
+        try
+        {
+            var released = false;
+            try
+            {
+                // Not the operation timeout: it waits behind the acquire, as long as Redis holds that one.
+                released = (long)(await byOwner.WaitAsync(limit, _timeProvider).ConfigureAwait(false)) == 1;
+            }
+            catch (Exception ex)
+            {
+                RedisStoreLog.AbandonedCleanupFailed(_logger, ex, new SessionKey(sessionId));
+            }
+
+            try
+            {
+                var reply = (RedisResult[])(await pending.WaitAsync(limit, _timeProvider).ConfigureAwait(false))!;
+                if ((int)reply[0] is 0 or 1 && reply.Length > 1)
+                {
+                    released |= await ReleaseAsync(sessionId, ReadToken(reply[1]), CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is not RedisServerException)
+            {
+                RedisStoreLog.AbandonedCleanupFailed(_logger, ex, new SessionKey(sessionId));
+            }
+            catch (RedisServerException)
+            {
+                // Redis answered the acquire with an error: it took nothing.
+            }
+
+            if (released)
+            {
+                _abandonedReleased?.Add(1);
+                RedisStoreLog.AbandonedLockReleased(_logger, new SessionKey(sessionId), reason);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _cleanupsInFlight);
+        }
+    }
+
+    /// <summary>
+    /// On the first connection, warns when Redis may evict keys (any maxmemory-policy but noeviction): a lock evicted
+    /// while held lets a second writer in (fencing then rejects the first one's write-back). A refused CONFIG
+    /// (renamed or disabled, as on many managed services) is ignored.
+    /// </summary>
+    private void CheckEvictionPolicyOnce(IDatabase database)
+    {
+        if (Volatile.Read(ref _evictionPolicyChecked) == 0 && Interlocked.Exchange(ref _evictionPolicyChecked, 1) == 0)
+        {
+            _ = CheckEvictionPolicyAsync(database);
+        }
+    }
+
+    private async Task CheckEvictionPolicyAsync(IDatabase database)
+    {
+        try
+        {
+            var reply = await _connection.WithTimeout(
+                database.ExecuteAsync("CONFIG", new List<object> { "GET", "maxmemory-policy" }, CommandFlags.None),
+                "eviction check",
+                CancellationToken.None).ConfigureAwait(false);
+            var pair = (RedisResult[])reply!;
+            if (pair.Length >= 2 && (string?)pair[1] is { } policy && !string.Equals(policy, "noeviction", StringComparison.OrdinalIgnoreCase))
+            {
+                RedisStoreLog.EvictionPolicyMayEvictLocks(_logger, policy);
+            }
+        }
+        catch (Exception ex)
+        {
+            RedisStoreLog.EvictionPolicyUnknown(_logger, ex);
         }
     }
 
@@ -370,6 +683,23 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
                 : $"The session store's {operation} failed: Redis is unavailable ({ex.GetType().Name}: {ex.Message}). Each call waits at most {_connection.OperationTimeout.TotalSeconds:0.###} s (SessionState:Redis:OperationTimeout).",
             ex)
         { Operation = operation };
+
+    /// <summary>The error answer "SESSIONCORRUPT what|dropped" of a script, as the public exception, logged.</summary>
+    private SessionStoreCorruptException Corrupt(string operation, string sessionId, RedisServerException ex)
+    {
+        var detail = ex.Message[CorruptMarker.Length..].Trim();
+        var bar = detail.IndexOf('|', StringComparison.Ordinal);
+        var what = bar < 0 ? detail : detail[..bar];
+        var dropped = bar < 0 ? "it" : detail[(bar + 1)..];
+        RedisStoreLog.SessionCorrupt(_logger, new SessionKey(sessionId), what, dropped);
+        return new SessionStoreCorruptException(
+            $"The session's record in Redis is corrupt ({what}: not a plain integer, or the wrong shape), found by the store's {operation}. The store dropped {dropped} and took no lock; the next request starts afresh.",
+            ex)
+        {
+            Operation = operation,
+            What = what,
+        };
+    }
 
     private RedisValue PublishChannel(string sessionId) => _connection.ChannelPrefix + _keys.Channel(sessionId);
 
@@ -386,13 +716,18 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     private static TimeSpan ReadAge(RedisResult microseconds) => TimeSpan.FromTicks((long)microseconds * 10);
 
-    private static SessionData ReadData(RedisResult items, RedisResult timeoutMilliseconds)
+    private static SessionData ReadData(RedisResult fields, RedisResult timeoutMilliseconds)
     {
-        var pairs = (RedisResult[])items!;
+        // The session hash holds items (fields "i:" + name) and metadata (timeout, fence): only items are returned.
+        var pairs = (RedisResult[])fields!;
         var map = new Dictionary<string, byte[]>(pairs.Length / 2, StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i + 1 < pairs.Length; i += 2)
         {
-            map[(string)pairs[i]!] = (byte[])pairs[i + 1]! ?? [];
+            var field = (string)pairs[i]!;
+            if (field.StartsWith(RedisSessionKeys.ItemPrefix, StringComparison.Ordinal))
+            {
+                map[field[RedisSessionKeys.ItemPrefix.Length..]] = (byte[])pairs[i + 1]! ?? [];
+            }
         }
 
         var timeout = TimeSpan.FromMilliseconds(long.Parse((string)timeoutMilliseconds!, NumberStyles.None, CultureInfo.InvariantCulture));

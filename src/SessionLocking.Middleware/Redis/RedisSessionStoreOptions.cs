@@ -22,7 +22,7 @@ public sealed class RedisSessionStoreOptions
 
     /// <summary>
     /// Starts every key and channel, so that several applications can share one Redis (classic
-    /// <c>applicationName</c>). Keys look like <c>{prefix:sessionid}:data</c>. It must not contain <c>{</c> or
+    /// <c>applicationName</c>). Keys look like <c>{prefix:sessionid}:session</c>. It must not contain <c>{</c> or
     /// <c>}</c> (they would break the cluster hash tag) nor control characters, and has at most
     /// <see cref="MaxKeyPrefixLength"/> characters. Default <see cref="DefaultKeyPrefix"/>.
     /// </summary>

@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SessionLocking.Stores;
 using StackExchange.Redis;
@@ -25,9 +27,12 @@ internal static class SessionStoreFactory
     public static ISessionStateStore CreateRedis(IServiceProvider services, bool preferServiceMultiplexer)
     {
         var options = services.GetRequiredService<IOptions<LockedSessionOptions>>().Value.Redis;
+        var loggerFactory = services.GetService<ILoggerFactory>();
+        var meterFactory = services.GetService<IMeterFactory>();
+        var timeProvider = services.GetService<TimeProvider>();
         if (preferServiceMultiplexer && services.GetService<IConnectionMultiplexer>() is { } multiplexer)
         {
-            return new RedisSessionStateStore(multiplexer, options);
+            return new RedisSessionStateStore(multiplexer, options, loggerFactory, meterFactory, timeProvider);
         }
 
         if (string.IsNullOrWhiteSpace(options.Configuration))
@@ -35,7 +40,7 @@ internal static class SessionStoreFactory
             throw new InvalidOperationException(RedisOptionsValidator.MissingConfiguration);
         }
 
-        return new RedisSessionStateStore(options);
+        return new RedisSessionStateStore(options, loggerFactory, meterFactory, timeProvider);
     }
 }
 

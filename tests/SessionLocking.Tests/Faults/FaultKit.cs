@@ -28,7 +28,19 @@ internal static partial class FaultKit
 {
     /// <summary>The form of every key and channel the store may create: one session's hash tag, then a known suffix.</summary>
     public static Regex KeyForm(string prefix) =>
-        new("^\\{" + Regex.Escape(prefix) + ":[a-z0-5]{24}\\}:(data|meta|lock|fence|released)$", RegexOptions.CultureInvariant);
+        new("^\\{" + Regex.Escape(prefix) + ":[a-z0-5]{24}\\}:(session|lock|released)$", RegexOptions.CultureInvariant);
+
+    /// <summary>The session hash of one session (items as fields "i:" + name, metadata "timeout" and "fence").</summary>
+    public static string SessionKey(string prefix, string sessionId) => "{" + prefix + ":" + sessionId + "}:session";
+
+    /// <summary>The lock key of one session.</summary>
+    public static string LockKey(string prefix, string sessionId) => "{" + prefix + ":" + sessionId + "}:lock";
+
+    /// <summary>The items of a session as Redis holds them: the session hash's "i:" fields, without the prefix.</summary>
+    public static async Task<Dictionary<string, string>> ItemsAsync(RespClient client, string prefix, string sessionId) =>
+        (await client.HashAsync(SessionKey(prefix, sessionId)))
+            .Where(p => p.Key.StartsWith("i:", StringComparison.Ordinal))
+            .ToDictionary(p => p.Key[2..], p => p.Value, StringComparer.Ordinal);
 
     /// <summary>A real Kestrel host on the Redis store with the fault endpoints mapped.</summary>
     public static Task<TestHost> StartHostAsync(

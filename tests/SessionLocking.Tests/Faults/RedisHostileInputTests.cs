@@ -70,14 +70,14 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
         Assert.Empty(outcome.Problems.Take(10));
         Assert.Empty(violations.Take(10));
         Assert.True(cases.Length - rejectedByHttp >= 9_000, $"{rejectedByHttp} of {cases.Length} were refused by HTTP itself");
-        var anyTestOfThisClass = new Regex("^\\{hostile-[0-9a-f]{8}(-other)?:[a-z0-5]{24}\\}:(data|meta|lock|fence)$"); // the server is this class's
+        var anyTestOfThisClass = new Regex("^\\{hostile-[0-9a-f]{8}(-other)?:[a-z0-5]{24}\\}:(session|lock)$"); // the server is this class's
         Assert.All(keys, k => Assert.True(form.IsMatch(k) || otherForm.IsMatch(k) || (!k.StartsWith("{" + _prefix, StringComparison.Ordinal) && anyTestOfThisClass.IsMatch(k)), $"key {k} outside the session key form"));
         Assert.DoesNotContain(mine, k => k.EndsWith(":lock", StringComparison.Ordinal));
         var sessions = mine.Select(k => k[..k.IndexOf('}')]).Distinct().Count();
         Assert.Equal(outcome.IssuedIds.Count, sessions); // One hash tag per fresh session, nothing else.
-        Assert.Equal(outcome.IssuedIds.Count * 3, mine.Length); // data, meta, fence
+        Assert.Equal(outcome.IssuedIds.Count, mine.Length); // one session hash each, nothing else
         using var inspect = await redis.Server.ConnectAsync();
-        Assert.Contains("secret", (await inspect.HashAsync($"{{{otherPrefix}:{foreignId}}}:data"))["a"], StringComparison.Ordinal);
+        Assert.Contains("secret", (await FaultKit.ItemsAsync(inspect, otherPrefix, foreignId))["a"], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -87,13 +87,12 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
         using var client = host.CreateClient();
         (await client.PostAsync("/set?key=a&value=" + new string('x', 900))).Dispose();
         using var inspect = await redis.Server.ConnectAsync();
-        var dataKey = $"{{{_prefix}:{client.SessionId}}}:data";
-        var before = await inspect.HashAsync(dataKey);
+        var before = await FaultKit.ItemsAsync(inspect, _prefix, client.SessionId!);
 
         var outcome = await FaultKit.SendAsync(client, HttpMethod.Post, "/set?key=b&value=" + new string('y', 1500));
 
         Assert.Equal(500, outcome.Status);
-        Assert.Equal(before, await inspect.HashAsync(dataKey));
+        Assert.Equal(before, await FaultKit.ItemsAsync(inspect, _prefix, client.SessionId!));
         Assert.Empty(await FaultKit.LockKeysAsync(redis.Server, _prefix)); // released now, not after the lock's TTL
         Assert.True(TestLog.Has("WriteBackFailed"));
         Assert.Equal(900, (await client.GetJsonAsync<string>("/get?key=a")).Length);
@@ -121,7 +120,7 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
         Assert.Empty(await FaultKit.LockKeysAsync(redis.Server, _prefix));
         Assert.Equal("original", await client.GetJsonAsync<string>("/get?key=small"));
         using var inspect = await redis.Server.ConnectAsync();
-        Assert.DoesNotContain("loop", (await inspect.HashAsync($"{{{_prefix}:{client.SessionId}}}:data")).Keys);
+        Assert.DoesNotContain("loop", (await FaultKit.ItemsAsync(inspect, _prefix, client.SessionId!)).Keys);
     }
 
     [Fact]
@@ -145,7 +144,7 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
         using (var inspect = await redis.Server.ConnectAsync())
         {
             // Written behind the application's back: bytes that are no serialized value.
-            Assert.Equal(0L, await inspect.IntegerAsync("HSET", $"{{{_prefix}:{client.SessionId}}}:data", "bad", "\u0001\u0000garbage"));
+            Assert.Equal(0L, await inspect.IntegerAsync("HSET", FaultKit.SessionKey(_prefix, client.SessionId!), "i:bad", "\u0001\u0000garbage"));
         }
 
         var bad = await FaultKit.SendAsync(client, HttpMethod.Get, "/read?key=bad");
@@ -158,27 +157,33 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
     }
 
     [Fact]
-    public async Task A_corrupted_session_timeout_in_redis_fails_with_503_and_leaves_no_lock_behind()
+    public async Task A_corrupted_session_timeout_in_redis_fails_with_503_once_leaves_no_lock_and_the_next_request_starts_afresh()
     {
         await using var host = await FaultKit.StartHostAsync(redis.Configuration, _prefix, o =>
         {
             o.ExecutionTimeout = TimeSpan.FromSeconds(30);
             o.LockWaitTimeout = TimeSpan.FromSeconds(5);
         });
+        var failures = 0L;
+        using var listener = host.ListenToCounter("sessionlocking.store.failures", n => Interlocked.Add(ref failures, n));
         using var client = host.CreateClient();
         (await client.PostAsync("/set?key=good&value=fine")).Dispose();
+        var corruptId = client.SessionId!;
         using var inspect = await redis.Server.ConnectAsync();
-        Assert.Equal(0L, await inspect.IntegerAsync("HSET", $"{{{_prefix}:{client.SessionId}}}:meta", "timeout", "twenty minutes"));
+        Assert.Equal(0L, await inspect.IntegerAsync("HSET", FaultKit.SessionKey(_prefix, corruptId), "timeout", "twenty minutes"));
 
         var required = await FaultKit.SendAsync(client, HttpMethod.Post, "/set?key=a&value=1");
-        var readOnly = await FaultKit.SendAsync(client, HttpMethod.Get, "/get?key=good");
         var again = await FaultKit.SendAsync(client, HttpMethod.Post, "/set?key=a&value=2");
 
-        output.WriteLine($"corrupt timeout: Required {required}, ReadOnly {readOnly}, Required again {again}");
-        Assert.Equal(503, required.Status); // an error answer of the store, never an empty session
-        Assert.Equal(503, readOnly.Status);
-        Assert.Equal(503, again.Status);
-        Assert.True(again.Elapsed < TimeSpan.FromSeconds(3), $"the second request waited {again.Elapsed} for a lock the failed acquire left");
+        output.WriteLine($"corrupt timeout: Required {required}, Required again {again}");
+        Assert.Equal(503, required.Status); // an error answer of the store, never an empty session under the old record
+        Assert.True(TestLog.Has("RedisSessionCorrupt"));
+        Assert.Equal(1L, Interlocked.Read(ref failures));
+        Assert.Equal(200, again.Status); // the corrupt record was dropped: a fresh session
+        Assert.True(again.Elapsed < TimeSpan.FromSeconds(3), $"the second request waited {again.Elapsed}");
+        Assert.NotEqual(corruptId, client.SessionId);
+        Assert.Null(await client.GetJsonAsync<string>("/get?key=good"));
+        Assert.Empty(await inspect.KeysAsync(FaultKit.SessionKey(_prefix, corruptId)));
         Assert.Empty(await FaultKit.LockKeysAsync(redis.Server, _prefix));
     }
 

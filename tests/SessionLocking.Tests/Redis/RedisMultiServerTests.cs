@@ -59,7 +59,7 @@ public sealed class RedisMultiServerTests : IClassFixture<RedisFixture>
 
         // Both processes really used Redis (configured by environment variables only).
         using var inspect = await _redis.Server.ConnectAsync();
-        Assert.Equal(["counter"], (await inspect.HashAsync($"{{{_prefix}:{a.SessionId}}}:data")).Keys);
+        Assert.Equal(["counter"], (await Faults.FaultKit.ItemsAsync(inspect, _prefix, a.SessionId!)).Keys);
     }
 
     [Fact]

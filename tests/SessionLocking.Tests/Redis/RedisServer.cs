@@ -42,8 +42,8 @@ public sealed class RedisServer : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>Starts a server on a free port (for a cluster node, also with the cluster bus port free).</summary>
-    public static async Task<RedisServer> StartAsync(bool clusterNode = false)
+    /// <summary>Starts a server on a free port (for a cluster node, also with the cluster bus port free), with extra redis-server arguments.</summary>
+    public static async Task<RedisServer> StartAsync(bool clusterNode = false, IReadOnlyList<string>? extraArgs = null)
     {
         Exception? last = null;
         for (var attempt = 0; attempt < 5; attempt++)
@@ -54,7 +54,7 @@ public sealed class RedisServer : IAsyncDisposable
             string[] extra = clusterNode
                 ? ["--cluster-enabled", "yes", "--cluster-config-file", Path.Combine(directory, $"nodes-{port}.conf"), "--cluster-node-timeout", "5000"]
                 : [];
-            var server = new RedisServer(port, directory, extra);
+            var server = new RedisServer(port, directory, [.. extra, .. extraArgs ?? []]);
             try
             {
                 await server.LaunchAsync();

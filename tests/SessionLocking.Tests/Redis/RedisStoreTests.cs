@@ -65,8 +65,9 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         Assert.True(await _store.ReleaseAsync(id, mine.LockId, default));
         Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetSharedAsync(id, default)).Status);
         Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetExclusiveAsync(id, LockTimeout, false, default)).Status);
-        var keys = await _inspect.KeysAsync($"{{{_prefix}:{id}}}*");
-        Assert.Equal([$"{{{_prefix}:{id}}}:fence"], keys); // Only the fence, so tokens keep growing.
+        Assert.Empty(await _inspect.KeysAsync($"{{{_prefix}:{id}}}*")); // Nothing: the next token is above it by the server-time floor.
+        var next = await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: true, default);
+        Assert.True(next.LockId.Token > mine.LockId.Token);
     }
 
     [Fact]
@@ -77,8 +78,11 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
 
         Assert.True(await _store.WriteAndReleaseAsync(id, created.LockId, Changes(new() { ["Cart"] = "one", ["n"] = "1" }, timeout: TimeSpan.FromMinutes(7), isNew: true), default));
 
-        Assert.Equal(new Dictionary<string, string> { ["Cart"] = "one", ["n"] = "1" }, await _inspect.HashAsync(Key(id, "data")));
-        Assert.Equal("420000", (await _inspect.HashAsync(Key(id, "meta")))["timeout"]);
+        Assert.Equal(new Dictionary<string, string> { ["Cart"] = "one", ["n"] = "1" }, await Items(id));
+        var session = await _inspect.HashAsync(Key(id, "session"));
+        Assert.Equal("420000", session["timeout"]);
+        Assert.Equal(created.LockId.Token.ToString(System.Globalization.CultureInfo.InvariantCulture), session["fence"]);
+        Assert.Equal(["fence", "i:Cart", "i:n", "timeout"], session.Keys.Order(StringComparer.Ordinal));
         Assert.Empty(await _inspect.KeysAsync(Key(id, "lock")));
         var loaded = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
         Assert.Equal(SessionStoreStatus.Found, loaded.Status);
@@ -125,12 +129,12 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
 
         var evalsha = Assert.Single(lines, l => l.Contains("\"evalsha\"", StringComparison.OrdinalIgnoreCase));
         Assert.Contains("\"B-new\"", evalsha, StringComparison.Ordinal);
-        Assert.Contains("\"gone\"", evalsha, StringComparison.Ordinal);
+        Assert.Contains("\"i:gone\"", evalsha, StringComparison.Ordinal);
         Assert.DoesNotContain("A-value", evalsha, StringComparison.Ordinal);
         Assert.DoesNotContain("G-value", evalsha, StringComparison.Ordinal);
-        // evalsha, sha, numkeys, 4 keys, token, timeout, channel, n=2, "gone", "Cart", "b", "B-new", "cart", "C-value"
-        Assert.Equal(17, Regex.Matches(evalsha, "\"(?:[^\"\\\\]|\\\\.)*\"").Count);
-        Assert.Equal(new Dictionary<string, string> { ["a"] = "A-value", ["b"] = "B-new", ["cart"] = "C-value" }, await _inspect.HashAsync(Key(id, "data")));
+        // evalsha, sha, numkeys, 2 keys, token, timeout, channel, is-new, n=2, "i:gone", "i:Cart", "i:b", "B-new", "i:cart", "C-value"
+        Assert.Equal(16, Regex.Matches(evalsha, "\"(?:[^\"\\\\]|\\\\.)*\"").Count);
+        Assert.Equal(new Dictionary<string, string> { ["a"] = "A-value", ["b"] = "B-new", ["cart"] = "C-value" }, await Items(id));
     }
 
     [Fact]
@@ -146,12 +150,12 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         Assert.False(await _store.ReleaseAsync(id, stale.LockId, default));
         Assert.False(await _store.RemoveAsync(id, stale.LockId, default));
 
-        Assert.Equal("v1", (await _inspect.HashAsync(Key(id, "data")))["k"]);
+        Assert.Equal("v1", (await Items(id))["k"]);
         var probe = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
         Assert.Equal(SessionStoreStatus.Locked, probe.Status);
         Assert.Equal(current.LockId, probe.LockId);
         Assert.True(await _store.WriteAndReleaseAsync(id, current.LockId, Changes(new() { ["k"] = "v2" }), default));
-        Assert.Equal("v2", (await _inspect.HashAsync(Key(id, "data")))["k"]);
+        Assert.Equal("v2", (await Items(id))["k"]);
     }
 
     [Fact]
@@ -173,7 +177,7 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
     }
 
     [Fact]
-    public async Task Tokens_only_grow_and_never_repeat_across_remove_recreate_force_release_and_a_lost_fence()
+    public async Task Tokens_only_grow_and_never_repeat_across_remove_recreate_force_release_and_a_lost_lock()
     {
         var id = SessionIds.Create();
         var tokens = new List<long>();
@@ -194,7 +198,10 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
 
             if (round == 1)
             {
-                await _inspect.CommandAsync("DEL", Key(id, "fence")); // Lost (evicted, expired): tokens still grow (server time).
+                // A lock lost while held (evicted, expired): the next token is still above it.
+                var held = await _store.GetExclusiveAsync(id, LockTimeout, true, default);
+                tokens.Add(held.LockId.Token);
+                await _inspect.CommandAsync("DEL", Key(id, "lock"));
             }
         }
 
@@ -233,7 +240,7 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         Assert.Equal(SessionStoreStatus.Found, taken.Status);
         Assert.False(await _store.WriteAndReleaseAsync(id, holder.LockId, Changes(new() { ["k"] = "late" }), default));
         Assert.True(await _store.ReleaseAsync(id, taken.LockId, default));
-        Assert.Equal("v", (await _inspect.HashAsync(Key(id, "data")))["k"]);
+        Assert.Equal("v", (await Items(id))["k"]);
     }
 
     [Fact]
@@ -241,18 +248,15 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
     {
         var id = SessionIds.Create();
         await Seed(id, new() { ["k"] = "v" }, TimeSpan.FromSeconds(3));
-        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "data")), 1, 3000);
-        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "meta")), 1, 3000);
+        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "session")), 1, 3000);
 
         async Task AssertSlides(string what, Func<Task> access)
         {
             await Task.Delay(300);
-            var before = await _inspect.IntegerAsync("PTTL", Key(id, "data"));
+            var before = await _inspect.IntegerAsync("PTTL", Key(id, "session"));
             await access();
-            var data = await _inspect.IntegerAsync("PTTL", Key(id, "data"));
-            var meta = await _inspect.IntegerAsync("PTTL", Key(id, "meta"));
-            Assert.True(data > before && data <= 3000, $"{what} did not slide the expiry of the data ({before} -> {data} ms)");
-            Assert.True(meta > before && meta <= 3000, $"{what} did not slide the expiry of the meta key ({before} -> {meta} ms)");
+            var after = await _inspect.IntegerAsync("PTTL", Key(id, "session"));
+            Assert.True(after > before && after <= 3000, $"{what} did not slide the expiry of the session ({before} -> {after} ms)");
         }
 
         await AssertSlides("a read-only load", async () => Assert.Equal(SessionStoreStatus.Found, (await _store.GetSharedAsync(id, default)).Status));
@@ -271,11 +275,10 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         // Idle past its timeout: gone.
         var last = await _store.GetExclusiveAsync(id, TimeSpan.FromSeconds(1), false, default);
         Assert.True(await _store.WriteAndReleaseAsync(id, last.LockId, Changes(new(), TimeSpan.FromMilliseconds(300)), default));
-        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "meta")), 1, 300);
+        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "session")), 1, 300);
         await Task.Delay(600);
         Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetSharedAsync(id, default)).Status);
-        Assert.Empty(await _inspect.KeysAsync(Key(id, "data")));
-        Assert.Empty(await _inspect.KeysAsync(Key(id, "meta")));
+        Assert.Empty(await _inspect.KeysAsync($"{{{_prefix}:{id}}}*"));
     }
 
     [Fact]
@@ -287,9 +290,9 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
 
         await Task.Delay(500);
 
-        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "data")), 5000, 10000);
+        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "session")), 5000, 10000);
         Assert.True(await _store.WriteAndReleaseAsync(id, held.LockId, Changes(new() { ["k2"] = "v2" }, TimeSpan.FromMilliseconds(300)), default));
-        Assert.Equal(new Dictionary<string, string> { ["k"] = "v", ["k2"] = "v2" }, await _inspect.HashAsync(Key(id, "data")));
+        Assert.Equal(new Dictionary<string, string> { ["k"] = "v", ["k2"] = "v2" }, await Items(id));
     }
 
     [Fact]
@@ -312,7 +315,7 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         Assert.Equal(SessionStoreStatus.NotFound, otherLock.Status);
         Assert.True(otherLock.HasLock);
         Assert.Equal(SessionStoreStatus.Found, (await _store.GetSharedAsync(id, default)).Status);
-        Assert.All(await _inspect.KeysAsync($"*{id}*"), key => Assert.Matches($"^\\{{({_prefix}|other-[0-9a-f]{{8}}):{id}\\}}:(data|meta|lock|fence)$", key));
+        Assert.All(await _inspect.KeysAsync($"*{id}*"), key => Assert.Matches($"^\\{{({_prefix}|other-[0-9a-f]{{8}}):{id}\\}}:(session|lock)$", key));
     }
 
     [Fact]
@@ -327,7 +330,7 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         Assert.Throws<ArgumentException>(() => keys.For("ABCDEFGHIJKLMNOPQRSTUVWX"));
         Assert.Throws<ArgumentException>(() => keys.For("abcdefghijklmnopqrstuvw}"));
         var id = SessionIds.Create();
-        Assert.Equal([$"{{app:{id}}}:data", $"{{app:{id}}}:meta", $"{{app:{id}}}:lock", $"{{app:{id}}}:fence"], keys.For(id).Select(k => (string)k!));
+        Assert.Equal([$"{{app:{id}}}:session", $"{{app:{id}}}:lock"], keys.For(id).Select(k => (string)k!));
         Assert.Equal($"{{app:{id}}}:released", keys.Channel(id));
     }
 
@@ -430,6 +433,12 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
     private static byte[] Bytes(string value) => Encoding.UTF8.GetBytes(value);
 
     private string Key(string id, string part) => $"{{{_prefix}:{id}}}:{part}";
+
+    /// <summary>The items of a stored session as Redis holds them: the session hash's "i:" fields, without the prefix.</summary>
+    private async Task<Dictionary<string, string>> Items(string id) =>
+        (await _inspect.HashAsync(Key(id, "session")))
+            .Where(p => p.Key.StartsWith("i:", StringComparison.Ordinal))
+            .ToDictionary(p => p.Key[2..], p => p.Value, StringComparer.Ordinal);
 
     private async Task Seed(string id, Dictionary<string, string> items, TimeSpan? timeout = null)
     {

@@ -1,0 +1,26 @@
+using Microsoft.Extensions.Logging;
+using SessionLocking.Diagnostics;
+
+namespace SessionLocking.Redis;
+
+/// <summary>Log events of the Redis store (event ids 101–106, listed in docs/redis-protocol.md).</summary>
+internal static partial class RedisStoreLog
+{
+    [LoggerMessage(101, LogLevel.Warning, "Redis runs with maxmemory-policy {Policy}: under memory pressure it may evict session locks (and whole sessions). Use noeviction for the session store's Redis.", EventName = "RedisEvictionPolicyMayEvictLocks")]
+    public static partial void EvictionPolicyMayEvictLocks(ILogger logger, string policy);
+
+    [LoggerMessage(102, LogLevel.Debug, "Could not read Redis's maxmemory-policy (CONFIG GET refused or failed); the eviction check is skipped.", EventName = "RedisEvictionPolicyUnknown")]
+    public static partial void EvictionPolicyUnknown(ILogger logger, Exception exception);
+
+    [LoggerMessage(103, LogLevel.Error, "Session {SessionKey}: its stored record in Redis is corrupt ({What}); the store dropped {Dropped} and took no lock. The next request starts afresh.", EventName = "RedisSessionCorrupt")]
+    public static partial void SessionCorrupt(ILogger logger, SessionKey sessionKey, string what, string dropped);
+
+    [LoggerMessage(104, LogLevel.Warning, "Session {SessionKey}: the store stopped waiting for an acquire ({Reason}) that then took the lock in Redis; that lock was released.", EventName = "RedisAbandonedLockReleased")]
+    public static partial void AbandonedLockReleased(ILogger logger, SessionKey sessionKey, string reason);
+
+    [LoggerMessage(105, LogLevel.Debug, "Session {SessionKey}: cleaning up after an abandoned acquire failed; a lock it took expires by its time to live.", EventName = "RedisAbandonedCleanupFailed")]
+    public static partial void AbandonedCleanupFailed(ILogger logger, Exception exception, SessionKey sessionKey);
+
+    [LoggerMessage(106, LogLevel.Warning, "Session {SessionKey}: {Limit} clean-ups of abandoned acquires are already in flight; this one is skipped, and a lock it took expires by its time to live.", EventName = "RedisAbandonedCleanupsOverLimit")]
+    public static partial void AbandonedCleanupsOverLimit(ILogger logger, SessionKey sessionKey, int limit);
+}
