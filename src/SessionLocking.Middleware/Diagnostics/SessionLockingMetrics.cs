@@ -32,7 +32,7 @@ internal sealed class SessionLockingMetrics : IDisposable
         _storeFailures = _meter.CreateCounter<long>("sessionlocking.store.failures", "{call}", "Store calls that failed.");
         _storeDuration = _meter.CreateHistogram<double>("sessionlocking.store.duration", "s", "Duration of store calls, by operation.");
         _bytesRead = _meter.CreateCounter<long>("sessionlocking.store.bytes_read", "By", "Bytes of session items loaded from the store.");
-        _abandonedLocksReleased = _meter.CreateCounter<long>("sessionlocking.lock.abandoned_released", "{lock}", "Locks taken by a store call whose request had stopped waiting for it, released as soon as the store answered.");
+        _abandonedLocksReleased = _meter.CreateCounter<long>("sessionlocking.lock.abandoned_released", "{lock}", "Locks taken by a store call whose caller had stopped waiting for it (the client left, or the store gave up at its own timeout), released as soon as the store answered.");
         _bytesWritten = _meter.CreateCounter<long>("sessionlocking.store.bytes_written", "By", "Bytes of session items written to the store.");
     }
 

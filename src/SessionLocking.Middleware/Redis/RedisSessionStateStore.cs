@@ -346,7 +346,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         _abandonedReleased = meterFactory?.Create(SessionLockingMetrics.MeterName).CreateCounter<long>(
             AbandonedReleasedCounter,
             "{lock}",
-            "Locks taken by acquires the Redis store stopped waiting for (its operation timeout, a cancelled request, a lost connection), released by the store.");
+            "Locks taken by a store call whose caller had stopped waiting for it (the client left, or the store gave up at its own timeout), released as soon as the store answered.");
     }
 
     /// <inheritdoc />
