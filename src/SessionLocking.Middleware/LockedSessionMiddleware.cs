@@ -17,6 +17,7 @@ internal sealed class LockedSessionMiddleware
     private const string QueueFullMessage = "The request queue limit of the session is exceeded.";
     private const string WaitTimedOutMessage = "Timed out waiting for the session lock: another request of this session holds it.";
     private const string StoreUnavailableMessage = "The session store is unavailable.";
+    private const string StoreCorruptMessage = "The stored session was corrupt and has been discarded; the next request starts a new session.";
 
     private readonly RequestDelegate _next;
     private readonly LockedSessionOptions _options;
@@ -152,7 +153,7 @@ internal sealed class LockedSessionMiddleware
         {
             activity.Finish("store_failed", ex);
             Log.StoreFailed(_logger, ex, "acquire");
-            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, StoreUnavailableMessage);
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, ex is SessionStoreCorruptException ? StoreCorruptMessage : StoreUnavailableMessage);
             return null;
         }
 

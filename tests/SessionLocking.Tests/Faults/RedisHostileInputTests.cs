@@ -177,6 +177,7 @@ public sealed partial class RedisHostileInputTests(RedisFixture redis, ITestOutp
 
         output.WriteLine($"corrupt timeout: Required {required}, Required again {again}");
         Assert.Equal(503, required.Status); // an error answer of the store, never an empty session under the old record
+        Assert.Contains("corrupt", required.Body, StringComparison.Ordinal);
         Assert.True(TestLog.Has("RedisSessionCorrupt"));
         Assert.Equal(1L, Interlocked.Read(ref failures));
         Assert.Equal(200, again.Status); // the corrupt record was dropped: a fresh session
