@@ -187,12 +187,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     private readonly RedisConnection _connection;
     private readonly RedisSessionKeys _keys;
 
-    /// <summary>Creates a store that connects itself, on first use, with <see cref="RedisSessionStoreOptions.Configuration"/>.</summary>
+    /// <summary>Creates a store that connects on first use, as <paramref name="options"/> say (factory, <c>ConfigurationOptions</c> or configuration string).</summary>
     public RedisSessionStateStore(RedisSessionStoreOptions options)
-        : this(new RedisConnection(
-            (options ?? throw new ArgumentNullException(nameof(options))).Configuration ?? throw new ArgumentException("RedisSessionStoreOptions.Configuration is required.", nameof(options)),
-            options.ConnectTimeout,
-            options.OperationTimeout), options.KeyPrefix)
+        : this(new RedisConnection(options ?? throw new ArgumentNullException(nameof(options))), options.KeyPrefix)
     {
     }
 
@@ -206,6 +203,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     {
         _keys = new RedisSessionKeys(keyPrefix);
         _connection = connection;
+        connection.PreloadScripts(Acquire.Text, Shared.Text, WriteAndRelease.Text, Release.Text, Remove.Text, ForceRelease.Text, KeepAlive.Text);
     }
 
     /// <inheritdoc />
