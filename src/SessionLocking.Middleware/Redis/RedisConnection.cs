@@ -232,7 +232,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
                 return ready;
             }
 
-            connecting = _connecting ??= ConnectCoreAsync();
+            connecting = _connecting ??= StartConnecting();
         }
 
         // The client stops trying at its connectTimeout (abortConnect=false: it then keeps reconnecting in the
@@ -256,57 +256,67 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>Starts connecting; a failed attempt is forgotten, so the next call tries again. Called under <c>_sync</c>.</summary>
+    private Task<IConnectionMultiplexer> StartConnecting()
+    {
+        var connecting = ConnectCoreAsync();
+        _ = connecting.ContinueWith(
+            failed =>
+            {
+                lock (_sync)
+                {
+                    if (ReferenceEquals(_connecting, failed))
+                    {
+                        _connecting = null;
+                    }
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.NotOnRanToCompletion,
+            TaskScheduler.Default);
+        return connecting;
+    }
+
     private async Task<IConnectionMultiplexer> ConnectCoreAsync()
     {
-        try
+        await Task.Yield(); // Never run the application's factory or the client's connect under _sync.
+        var multiplexer = await _connect().ConfigureAwait(false)
+            ?? throw new InvalidOperationException("RedisSessionStoreOptions.ConnectionMultiplexerFactory returned null.");
+        lock (_sync)
         {
-            var multiplexer = await _connect().ConfigureAwait(false)
-                ?? throw new InvalidOperationException("RedisSessionStoreOptions.ConnectionMultiplexerFactory returned null.");
-            lock (_sync)
+            if (_disposed)
             {
-                if (_disposed)
+                if (_owns)
                 {
-                    if (_owns)
-                    {
-                        multiplexer.Dispose();
-                    }
-
-                    throw new ObjectDisposedException(nameof(RedisConnection));
-                }
-            }
-
-            if (!_owns)
-            {
-                Volatile.Write(ref _channelPrefix, ChannelPrefixOf(multiplexer));
-            }
-
-            multiplexer.ConnectionRestored += OnConnectionRestored;
-            await LoadScriptsAsync(multiplexer).ConfigureAwait(false);
-            lock (_sync)
-            {
-                if (_disposed)
-                {
-                    multiplexer.ConnectionRestored -= OnConnectionRestored;
-                    if (_owns)
-                    {
-                        multiplexer.Dispose();
-                    }
-
-                    throw new ObjectDisposedException(nameof(RedisConnection));
+                    multiplexer.Dispose();
                 }
 
-                _multiplexer = multiplexer;
-                return multiplexer;
+                throw new ObjectDisposedException(nameof(RedisConnection));
             }
         }
-        catch
+
+        if (!_owns)
         {
-            lock (_sync)
+            Volatile.Write(ref _channelPrefix, ChannelPrefixOf(multiplexer));
+        }
+
+        multiplexer.ConnectionRestored += OnConnectionRestored;
+        await LoadScriptsAsync(multiplexer).ConfigureAwait(false);
+        lock (_sync)
+        {
+            if (_disposed)
             {
-                _connecting = null; // The next call tries again.
+                multiplexer.ConnectionRestored -= OnConnectionRestored;
+                if (_owns)
+                {
+                    multiplexer.Dispose();
+                }
+
+                throw new ObjectDisposedException(nameof(RedisConnection));
             }
 
-            throw;
+            _multiplexer = multiplexer;
+            return multiplexer;
         }
     }
 
@@ -325,13 +335,36 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType != ConnectionType.Interactive || sender is not IConnectionMultiplexer multiplexer)
+        if (e.ConnectionType != ConnectionType.Interactive || sender is not IConnectionMultiplexer multiplexer || e.EndPoint is not { } endpoint)
         {
             return;
         }
 
         // A restarted Redis has an empty script cache; so may a server that failed over.
-        _ = LoadScriptsAsync(multiplexer, e.EndPoint);
+        _ = ReloadScriptsAsync(multiplexer, endpoint);
+    }
+
+    private async Task ReloadScriptsAsync(IConnectionMultiplexer multiplexer, EndPoint endpoint)
+    {
+        // The event may come just before the endpoint counts as connected again: a few short tries.
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            try
+            {
+                var server = multiplexer.GetServer(endpoint);
+                if (server.IsConnected)
+                {
+                    await LoadScriptsAsync(multiplexer, endpoint).ConfigureAwait(false);
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or ArgumentException or InvalidOperationException or NotSupportedException)
+            {
+                return;
+            }
+
+            await Task.Delay(100).ConfigureAwait(false);
+        }
     }
 
     public void Dispose()
