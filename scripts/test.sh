@@ -45,7 +45,7 @@ if [ $# -eq 0 ]; then
   newest_out=artifacts/se-redis-newest
   if dotnet build tests/SessionLocking.Tests -c Release -nologo -v q -p:StackExchangeRedisVersion="$newest" \
        --artifacts-path "$newest_out" >"$log.newest" 2>&1; then
-    dotnet test "$newest_out/bin/SessionLocking.Tests/release/SessionLocking.Tests.dll" -nologo \
+    dotnet test "$newest_out/bin/SessionLocking.Tests/release/SessionLocking.Tests.dll" \
       --filter "FullyQualifiedName~SessionLocking.Tests.Redis." 2>&1 | tee -a "$log"
     [ "${PIPESTATUS[0]}" -ne 0 ] && status=1
   else
