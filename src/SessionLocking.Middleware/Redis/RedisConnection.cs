@@ -232,7 +232,12 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
                 return ready;
             }
 
-            connecting = _connecting ??= StartConnecting();
+            if (_connecting is { IsFaulted: true } or { IsCanceled: true })
+            {
+                _connecting = null; // A failed attempt (or a factory that threw) is tried again by the next call.
+            }
+
+            connecting = _connecting ??= ConnectCoreAsync();
         }
 
         // The client stops trying at its connectTimeout (abortConnect=false: it then keeps reconnecting in the
@@ -254,27 +259,6 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
                 $"Could not connect to Redis for the session store's {operation}: {ex.Message}", ex)
             { Operation = operation };
         }
-    }
-
-    /// <summary>Starts connecting; a failed attempt is forgotten, so the next call tries again. Called under <c>_sync</c>.</summary>
-    private Task<IConnectionMultiplexer> StartConnecting()
-    {
-        var connecting = ConnectCoreAsync();
-        _ = connecting.ContinueWith(
-            failed =>
-            {
-                lock (_sync)
-                {
-                    if (ReferenceEquals(_connecting, failed))
-                    {
-                        _connecting = null;
-                    }
-                }
-            },
-            CancellationToken.None,
-            TaskContinuationOptions.NotOnRanToCompletion,
-            TaskScheduler.Default);
-        return connecting;
     }
 
     private async Task<IConnectionMultiplexer> ConnectCoreAsync()
