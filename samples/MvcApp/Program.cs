@@ -1,6 +1,9 @@
 using MvcApp.Models;
 using MvcApp.Services;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Caching.Distributed;
 using SessionLocking;
+using StackExchange.Redis;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -12,11 +15,37 @@ builder.Services.AddControllersWithViews();
 // No options.Events.OnSessionStart (classic Session_Start): with a handler, every new session is stored and gets a
 // cookie on its first Required request, and this sample shows that a session nothing wrote sends no cookie.
 // docs/migration.md shows how to bring a Session_Start handler over.
-builder.Services.AddLockedSession(options =>
+var session = builder.Services.AddLockedSession(options =>
 {
     options.AllowType<Cart>();
     options.AllowType<CheckoutState>();
 });
+
+// Redis mode (SessionState:Mode=Redis, SessionState:Redis:Configuration=host:6379): one multiplexer for the whole
+// application, registered once in DI. The session store (AddRedisStore() takes the one in DI and never disposes it),
+// the distributed cache and the Data Protection key ring all use it. The container disposes it at shutdown.
+if (builder.Configuration.GetValue<SessionStoreMode>("SessionState:Mode") == SessionStoreMode.Redis)
+{
+    var redis = ConfigurationOptions.Parse(builder.Configuration["SessionState:Redis:Configuration"]
+        ?? throw new InvalidOperationException("SessionState:Mode is Redis: set SessionState:Redis:Configuration, e.g. SessionState__Redis__Configuration=localhost:6379."));
+    redis.AbortOnConnectFail = false; // Start even while Redis is down; requests that need it answer 503 until it is back.
+    redis.ClientName ??= "MvcApp";
+    var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis);
+    builder.Services.AddSingleton<IConnectionMultiplexer>(_ => multiplexer);
+    session.AddRedisStore();
+    builder.Services.AddStackExchangeRedisCache(options =>
+    {
+        options.InstanceName = "MvcApp:";
+        options.ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(multiplexer);
+    });
+    builder.Services.AddDataProtection()
+        .SetApplicationName("MvcApp")
+        .PersistKeysToStackExchangeRedis(multiplexer, "MvcApp:DataProtection-Keys");
+}
+else
+{
+    builder.Services.AddDistributedMemoryCache();
+}
 
 builder.Services.AddSingleton<AppClock>();
 builder.Services.AddSingleton<RunningRequests>();
@@ -43,6 +72,15 @@ app.MapGet("/api/cart/count", (HttpContext context) =>
         return Results.Json(new { count = cart?.ItemCount ?? 0 });
     })
     .WithSessionState(SessionStateBehavior.ReadOnly);
+
+// The application's own cache (IDistributedCache: in memory, or Redis on the shared multiplexer); no session.
+app.MapGet("/api/visits", async (IDistributedCache cache, CancellationToken cancellationToken) =>
+    {
+        var count = int.TryParse(await cache.GetStringAsync("visits", cancellationToken), out var n) ? n + 1 : 1;
+        await cache.SetStringAsync("visits", count.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
+        return Results.Json(new { visits = count });
+    })
+    .WithSessionState(SessionStateBehavior.Disabled);
 
 app.Run();
 

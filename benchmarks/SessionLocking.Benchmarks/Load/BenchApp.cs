@@ -20,12 +20,15 @@ internal enum SessionKind
 
     /// <summary>SessionLocking.</summary>
     Locked,
+
+    /// <summary>ASP.NET Core's own session on Redis (<c>AddSession</c> over <c>AddStackExchangeRedisCache</c>): no lock.</summary>
+    CoreSessionRedis,
 }
 
 /// <summary>One application set-up measured by a scenario.</summary>
 /// <param name="Name">How the tables name it.</param>
 /// <param name="Kind">Which session, if any.</param>
-/// <param name="Redis">Redis "host:port" for the Redis store; null for the in-memory store.</param>
+/// <param name="Redis">Redis "host:port" for the Redis store (or the peer's Redis cache); null for the in-memory store.</param>
 /// <param name="Notifications">LockedSessionOptions.UseReleaseNotifications (false = pure classic 500 ms polling).</param>
 internal sealed record AppVariant(string Name, SessionKind Kind, string? Redis = null, bool Notifications = true)
 {
@@ -86,6 +89,14 @@ internal sealed class BenchApp : IAsyncDisposable
                 builder.Services.AddDistributedMemoryCache();
                 builder.Services.AddSession(o => o.IdleTimeout = TimeSpan.FromMinutes(20));
                 break;
+            case SessionKind.CoreSessionRedis:
+                builder.Services.AddStackExchangeRedisCache(o =>
+                {
+                    o.Configuration = variant.Redis ?? throw new InvalidOperationException("The Redis peer needs --redis.");
+                    o.InstanceName = "peer:";
+                });
+                builder.Services.AddSession(o => o.IdleTimeout = TimeSpan.FromMinutes(20));
+                break;
             case SessionKind.Locked:
                 var session = builder.Services.AddLockedSession(o =>
                 {
@@ -94,7 +105,7 @@ internal sealed class BenchApp : IAsyncDisposable
                 });
                 if (variant.Redis is { } redis)
                 {
-                    RedisSupport.AddStore(session, redis);
+                    session.AddRedisStore(redis);
                 }
 
                 break;
@@ -104,7 +115,7 @@ internal sealed class BenchApp : IAsyncDisposable
         app.UseRouting();
         switch (variant.Kind)
         {
-            case SessionKind.CoreSession:
+            case SessionKind.CoreSession or SessionKind.CoreSessionRedis:
                 app.UseSession();
                 break;
             case SessionKind.Locked:
@@ -213,7 +224,44 @@ internal static class Endpoints
     public static void Map(WebApplication app, SessionKind kind)
     {
         var hasSession = kind != SessionKind.None;
+        if (kind is SessionKind.CoreSession or SessionKind.CoreSessionRedis)
+        {
+            MapCoreHot(app);
+        }
+        else
+        {
+            MapLockedHot(app);
+        }
 
+        MapRest(app, hasSession);
+    }
+
+    /// <summary>
+    /// Scenario 1 through ASP.NET Core's <c>ISession</c>: the same work, but nothing keeps two requests of the session
+    /// apart (its middleware stores the session after the endpoint, last writer wins).
+    /// </summary>
+    private static void MapCoreHot(WebApplication app)
+    {
+        app.MapPost("/hot", async (HttpContext context, HotRecorder recorder) =>
+        {
+            var start = Stopwatch.GetTimestamp();
+            await context.Session.LoadAsync(context.RequestAborted);
+            var n = (context.Session.GetInt32("n") ?? 0) + 1;
+            context.Session.SetInt32("n", n);
+            context.Response.ContentType = "text/plain";
+            await context.Response.WriteAsync(n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            recorder.Record(start, Stopwatch.GetTimestamp());
+        });
+
+        app.MapGet("/hot/count", async (HttpContext context) =>
+        {
+            await context.Session.LoadAsync(context.RequestAborted);
+            return Results.Text((context.Session.GetInt32("n") ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        });
+    }
+
+    private static void MapLockedHot(WebApplication app)
+    {
         // ---- scenario 1: hot session, Required, nearly no work: read an int, write it back + 1 ----
         app.MapPost("/hot", async (HttpContext context, HotRecorder recorder) =>
         {
@@ -228,7 +276,10 @@ internal static class Endpoints
 
         app.MapGet("/hot/count", (HttpContext context) => Results.Text(((int)(context.GetSessionState()["n"] ?? 0)).ToString(System.Globalization.CultureInfo.InvariantCulture)))
             .WithSessionState(SessionStateBehavior.ReadOnly);
+    }
 
+    private static void MapRest(WebApplication app, bool hasSession)
+    {
         // ---- scenario 2: many sessions, the same ISession code for ASP.NET Core's session and the locked one ----
         app.MapPost("/init", async (HttpContext context) =>
         {

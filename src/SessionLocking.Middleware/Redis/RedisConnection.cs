@@ -1,55 +1,112 @@
+using System.Net;
 using StackExchange.Redis;
 
 namespace SessionLocking.Redis;
 
 /// <summary>
-/// The store's connection to Redis: made once, lazily, on first use (like Microsoft.Extensions.Caching.StackExchangeRedis),
-/// or an <see cref="IConnectionMultiplexer"/> the application registered. Only the part of the StackExchange.Redis API
-/// that 1.2.6 and 2.x share is used: the store keeps its own multiplexer reference (never <c>IDatabase.Multiplexer</c>),
-/// disposes the <see cref="ConnectionMultiplexer"/> it created (never one it was given), parses with
-/// <c>ignoreUnknown: true</c>, and bounds every call with its own timeout because 1.2.6 async calls have none.
+/// The store's connection to Redis, made once, on first use (like Microsoft.Extensions.Caching.StackExchangeRedis):
+/// from <see cref="ConfigurationOptions"/> or a configuration string (the store creates, owns and disposes that
+/// multiplexer), from the application's factory, or an <see cref="IConnectionMultiplexer"/> the application
+/// registered. A multiplexer the store did not create is never disposed here.
 /// </summary>
+/// <remarks>
+/// Scripts registered with <see cref="PreloadScripts"/> are loaded (SCRIPT LOAD) on every primary before the first
+/// call returns, and again on an endpoint whenever its connection is restored, so that EVALSHA finds them and the
+/// first call after a Redis restart does not pay a NOSCRIPT answer and a second round trip.
+/// </remarks>
 internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 {
     private readonly object _sync = new();
-    private readonly string? _configuration;
+    private readonly Func<Task<IConnectionMultiplexer>> _connect;
+    private readonly bool _owns;
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _operationTimeout;
+    private string[] _scripts = [];
     private IConnectionMultiplexer? _multiplexer;
-    private ConnectionMultiplexer? _owned;
     private Task<IConnectionMultiplexer>? _connecting;
     private IDatabase? _database;
     private ISubscriber? _subscriber;
+    private string? _channelPrefix;
     private bool _disposed;
 
-    /// <summary>A connection the store makes itself from a configuration string, on first use.</summary>
-    public RedisConnection(string configuration, TimeSpan connectTimeout, TimeSpan operationTimeout)
+    /// <summary>
+    /// The connection <paramref name="options"/> describe: the application's factory
+    /// (<see cref="RedisSessionStoreOptions.ConnectionMultiplexerFactory"/>), else a multiplexer the store creates from
+    /// <see cref="RedisSessionStoreOptions.ConfigurationOptions"/> or <see cref="RedisSessionStoreOptions.Configuration"/>.
+    /// </summary>
+    public RedisConnection(RedisSessionStoreOptions options)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(configuration);
-        _configuration = configuration;
-        _connectTimeout = connectTimeout;
-        _operationTimeout = operationTimeout;
-        ChannelPrefix = ChannelPrefixOf(configuration);
+        ArgumentNullException.ThrowIfNull(options);
+        _connectTimeout = options.ConnectTimeout;
+        _operationTimeout = options.OperationTimeout;
+        if (options.ConnectionMultiplexerFactory is { } factory)
+        {
+            _connect = factory;
+            _owns = false;
+            return;
+        }
+
+        ConfigurationOptions configuration;
+        if (options.ConfigurationOptions is { } given)
+        {
+            configuration = given.Clone();
+        }
+        else
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(options.Configuration, "options.Configuration");
+            configuration = ConfigurationOptions.Parse(options.Configuration);
+        }
+
+        // The client serializes only what was set: a timeout the configuration gives wins over the store's option.
+        var set = configuration.ToString();
+        if (!set.Contains("connectTimeout=", StringComparison.OrdinalIgnoreCase))
+        {
+            configuration.ConnectTimeout = Milliseconds(_connectTimeout);
+        }
+
+        if (!set.Contains("asyncTimeout=", StringComparison.OrdinalIgnoreCase))
+        {
+            // The client then drops a call that got no answer in time from its queue, as WithTimeout stops waiting.
+            configuration.AsyncTimeout = Milliseconds(_operationTimeout);
+        }
+
+        // Never fail for good: when Redis is down at start the client keeps connecting in the background, calls
+        // fail fast (503) meanwhile, and the store works again as soon as Redis is back.
+        configuration.AbortOnConnectFail = false;
+        _channelPrefix = (string?)configuration.ChannelPrefix ?? string.Empty;
+        _connect = async () => await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        _owns = true;
     }
 
     /// <summary>A multiplexer the application owns (registered in DI); it is never disposed here.</summary>
     public RedisConnection(IConnectionMultiplexer multiplexer, TimeSpan operationTimeout)
     {
-        _multiplexer = multiplexer ?? throw new ArgumentNullException(nameof(multiplexer));
+        ArgumentNullException.ThrowIfNull(multiplexer);
+        _connect = () => Task.FromResult(multiplexer);
+        _owns = false;
         _operationTimeout = operationTimeout;
         _connectTimeout = operationTimeout;
-        ChannelPrefix = ChannelPrefixOf(multiplexer.Configuration);
     }
 
     /// <summary>
-    /// The multiplexer's <c>channelPrefix</c>: it prefixes the channels the client subscribes to, so scripts that
-    /// PUBLISH must use it too. Read from the configuration string, because the property's type differs between
-    /// client versions.
+    /// The multiplexer's <c>channelPrefix</c>: the client prefixes the channels it subscribes to with it, so scripts
+    /// that PUBLISH must use it too. Known from the start for a connection the store makes; for one the application
+    /// gives, once connected (every publishing call follows an acquire, which connects).
     /// </summary>
-    public string ChannelPrefix { get; }
+    public string ChannelPrefix => Volatile.Read(ref _channelPrefix) ?? string.Empty;
 
     /// <summary>The limit of one call.</summary>
     public TimeSpan OperationTimeout => _operationTimeout;
+
+    /// <summary>
+    /// Scripts to load on every primary when connected and whenever a connection is restored. Call before the first
+    /// use; later calls replace the list (a connection already made loads the new list on its next restore).
+    /// </summary>
+    public void PreloadScripts(params string[] scripts)
+    {
+        ArgumentNullException.ThrowIfNull(scripts);
+        Volatile.Write(ref _scripts, [.. scripts]);
+    }
 
     public async ValueTask<IDatabase> GetDatabaseAsync(string operation, CancellationToken cancellationToken)
     {
@@ -59,7 +116,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         var multiplexer = await ConnectAsync(operation, cancellationToken).ConfigureAwait(false);
-        database = multiplexer.GetDatabase(-1, null);
+        database = multiplexer.GetDatabase();
         Volatile.Write(ref _database, database);
         return database;
     }
@@ -72,14 +129,15 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         var multiplexer = await ConnectAsync(operation, cancellationToken).ConfigureAwait(false);
-        subscriber = multiplexer.GetSubscriber(null);
+        subscriber = multiplexer.GetSubscriber();
         Volatile.Write(ref _subscriber, subscriber);
         return subscriber;
     }
 
     /// <summary>
     /// Awaits <paramref name="task"/> for at most <see cref="OperationTimeout"/>, or until <paramref name="cancellationToken"/>
-    /// is cancelled. A late result is observed and dropped.
+    /// is cancelled. A late result is observed and dropped. (On a connection the store makes, the client's own
+    /// <c>asyncTimeout</c> is the same limit; this one also covers the application's multiplexers and cancellation.)
     /// </summary>
     public async Task<T> WithTimeout<T>(Task<T> task, string operation, CancellationToken cancellationToken)
     {
@@ -106,6 +164,54 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         await WithTimeout(AsValueless(task), operation, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Loads the registered scripts on every connected primary; failures are left to EVALSHA's NOSCRIPT fallback.</summary>
+    internal async Task LoadScriptsAsync(IConnectionMultiplexer multiplexer, EndPoint? only = null)
+    {
+        var scripts = Volatile.Read(ref _scripts);
+        if (scripts.Length == 0)
+        {
+            return;
+        }
+
+        var loads = new List<Task>();
+        foreach (var endpoint in only is null ? multiplexer.GetEndPoints() : [only])
+        {
+            IServer server;
+            try
+            {
+                server = multiplexer.GetServer(endpoint);
+                if (!server.IsConnected || server.IsReplica)
+                {
+                    continue;
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or ArgumentException or InvalidOperationException or NotSupportedException)
+            {
+                continue;
+            }
+
+            foreach (var script in scripts)
+            {
+                loads.Add(server.ScriptLoadAsync(script));
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(loads).WaitAsync(_operationTimeout).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Preloading only saves a round trip: a script missing on a server is loaded by the EVAL after NOSCRIPT.
+            foreach (var load in loads)
+            {
+                Observe(load);
+            }
+        }
+    }
+
+    private static int Milliseconds(TimeSpan span) => (int)Math.Clamp(Math.Ceiling(span.TotalMilliseconds), 1, int.MaxValue);
+
     private static async Task<bool> AsValueless(Task task)
     {
         await task.ConfigureAwait(false);
@@ -124,6 +230,11 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
             if (_multiplexer is { } ready)
             {
                 return ready;
+            }
+
+            if (_connecting is { IsFaulted: true } or { IsCanceled: true })
+            {
+                _connecting = null; // A failed attempt (or a factory that threw) is tried again by the next call.
             }
 
             connecting = _connecting ??= ConnectCoreAsync();
@@ -152,64 +263,97 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 
     private async Task<IConnectionMultiplexer> ConnectCoreAsync()
     {
-        try
+        await Task.Yield(); // Never run the application's factory or the client's connect under _sync.
+        var multiplexer = await _connect().ConfigureAwait(false)
+            ?? throw new InvalidOperationException("RedisSessionStoreOptions.ConnectionMultiplexerFactory returned null.");
+        lock (_sync)
         {
-            var options = ConfigurationOptions.Parse(_configuration!, true);
-            options.AbortOnConnectFail = false;
-            if (_configuration!.IndexOf("connectTimeout", StringComparison.OrdinalIgnoreCase) < 0)
+            if (_disposed)
             {
-                options.ConnectTimeout = (int)Math.Clamp(_connectTimeout.TotalMilliseconds, 1, int.MaxValue);
-            }
-
-            var multiplexer = await ConnectionMultiplexer.ConnectAsync(options, null).ConfigureAwait(false);
-            lock (_sync)
-            {
-                if (_disposed)
+                if (_owns)
                 {
                     multiplexer.Dispose();
-                    throw new ObjectDisposedException(nameof(RedisConnection));
                 }
 
-                _owned = multiplexer;
-                _multiplexer = multiplexer;
-                return multiplexer;
+                throw new ObjectDisposedException(nameof(RedisConnection));
             }
         }
-        catch
+
+        if (!_owns)
         {
-            lock (_sync)
+            Volatile.Write(ref _channelPrefix, ChannelPrefixOf(multiplexer));
+        }
+
+        multiplexer.ConnectionRestored += OnConnectionRestored;
+        await LoadScriptsAsync(multiplexer).ConfigureAwait(false);
+        lock (_sync)
+        {
+            if (_disposed)
             {
-                _connecting = null; // The next call tries again.
+                multiplexer.ConnectionRestored -= OnConnectionRestored;
+                if (_owns)
+                {
+                    multiplexer.Dispose();
+                }
+
+                throw new ObjectDisposedException(nameof(RedisConnection));
             }
 
-            throw;
+            _multiplexer = multiplexer;
+            return multiplexer;
         }
     }
 
-    /// <summary>Reads <c>channelPrefix=...</c> from a StackExchange.Redis configuration string.</summary>
-    internal static string ChannelPrefixOf(string? configuration)
+    /// <summary>The <c>channelPrefix</c> of a multiplexer the store did not configure, from the client's own configuration text.</summary>
+    private static string ChannelPrefixOf(IConnectionMultiplexer multiplexer)
     {
-        if (string.IsNullOrEmpty(configuration))
+        try
+        {
+            return (string?)ConfigurationOptions.Parse(multiplexer.Configuration, true).ChannelPrefix ?? string.Empty;
+        }
+        catch (ArgumentException)
         {
             return string.Empty;
         }
+    }
 
-        foreach (var part in configuration.Split(','))
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType != ConnectionType.Interactive || sender is not IConnectionMultiplexer multiplexer || e.EndPoint is not { } endpoint)
         {
-            var token = part.Trim();
-            const string Name = "channelPrefix=";
-            if (token.StartsWith(Name, StringComparison.OrdinalIgnoreCase))
-            {
-                return token[Name.Length..].Trim();
-            }
+            return;
         }
 
-        return string.Empty;
+        // A restarted Redis has an empty script cache; so may a server that failed over.
+        _ = ReloadScriptsAsync(multiplexer, endpoint);
+    }
+
+    private async Task ReloadScriptsAsync(IConnectionMultiplexer multiplexer, EndPoint endpoint)
+    {
+        // The event may come just before the endpoint counts as connected again: a few short tries.
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            try
+            {
+                var server = multiplexer.GetServer(endpoint);
+                if (server.IsConnected)
+                {
+                    await LoadScriptsAsync(multiplexer, endpoint).ConfigureAwait(false);
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or ArgumentException or InvalidOperationException or NotSupportedException)
+            {
+                return;
+            }
+
+            await Task.Delay(100).ConfigureAwait(false);
+        }
     }
 
     public void Dispose()
     {
-        ConnectionMultiplexer? owned;
+        IConnectionMultiplexer? multiplexer;
         lock (_sync)
         {
             if (_disposed)
@@ -218,17 +362,48 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
             }
 
             _disposed = true;
-            owned = _owned;
-            _owned = null;
+            multiplexer = _multiplexer;
+            _multiplexer = null;
         }
 
-        // Only the multiplexer this store created; one from the application's DI container is the application's.
-        owned?.Dispose();
+        if (multiplexer is null)
+        {
+            return;
+        }
+
+        multiplexer.ConnectionRestored -= OnConnectionRestored;
+
+        // Only the multiplexer this store created; one from the application (DI or its factory) is the application's.
+        if (_owns)
+        {
+            multiplexer.Dispose();
+        }
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        Dispose();
-        return ValueTask.CompletedTask;
+        IConnectionMultiplexer? multiplexer;
+        lock (_sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            multiplexer = _multiplexer;
+            _multiplexer = null;
+        }
+
+        if (multiplexer is null)
+        {
+            return;
+        }
+
+        multiplexer.ConnectionRestored -= OnConnectionRestored;
+        if (_owns)
+        {
+            await multiplexer.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

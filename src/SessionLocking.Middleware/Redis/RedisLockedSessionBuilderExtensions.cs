@@ -1,13 +1,16 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using SessionLocking;
 using SessionLocking.Redis;
+using StackExchange.Redis;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
-/// Registers the Redis session store. No StackExchange.Redis type appears in these signatures, so applications
-/// that bring StackExchange.Redis 2.x can call them. The store replaces whatever store was registered before,
-/// and wins over <c>SessionState:Mode</c>.
+/// Registers the Redis session store (StackExchange.Redis 2.x). The store replaces whatever store was registered
+/// before, and wins over <c>SessionState:Mode</c>. Four ways to connect: a configuration string, the client's
+/// <see cref="ConfigurationOptions"/>, a factory (<see cref="RedisSessionStoreOptions.ConnectionMultiplexerFactory"/>),
+/// or the <see cref="IConnectionMultiplexer"/> the application registered in DI. The store disposes only a
+/// multiplexer it made itself.
 /// </summary>
 public static class RedisLockedSessionBuilderExtensions
 {
@@ -26,8 +29,24 @@ public static class RedisLockedSessionBuilderExtensions
     }
 
     /// <summary>
+    /// Keeps sessions in Redis, connecting (once, on first use) with a copy of the client's
+    /// <paramref name="configurationOptions"/> (see <see cref="RedisSessionStoreOptions.ConfigurationOptions"/>).
+    /// The other options (<c>KeyPrefix</c>, timeouts) come from <c>SessionState:Redis</c>.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddLockedSession</c>.</param>
+    /// <param name="configurationOptions">The client's options: endpoints, password, TLS, and so on.</param>
+    /// <returns>The builder.</returns>
+    public static ILockedSessionBuilder AddRedisStore(this ILockedSessionBuilder builder, ConfigurationOptions configurationOptions)
+    {
+        ArgumentNullException.ThrowIfNull(configurationOptions);
+        return builder.AddRedisStore(options => options.ConfigurationOptions = configurationOptions);
+    }
+
+    /// <summary>
     /// Keeps sessions in Redis with options bound from <c>SessionState:Redis</c>, then changed by <paramref name="configure"/>.
-    /// The store makes its own connection with <see cref="RedisSessionStoreOptions.Configuration"/>.
+    /// The store connects with <see cref="RedisSessionStoreOptions.ConnectionMultiplexerFactory"/> when set (never disposing
+    /// what it returns), else makes its own connection with <see cref="RedisSessionStoreOptions.ConfigurationOptions"/>
+    /// or <see cref="RedisSessionStoreOptions.Configuration"/>.
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddLockedSession</c>.</param>
     /// <param name="configure">Changes to the Redis options.</param>
@@ -41,9 +60,9 @@ public static class RedisLockedSessionBuilderExtensions
     }
 
     /// <summary>
-    /// Keeps sessions in Redis on the <c>StackExchange.Redis.IConnectionMultiplexer</c> the application registered in
-    /// its services (any client version the application uses; the store never disposes it). When none is registered,
-    /// the store connects itself with <c>SessionState:Redis:Configuration</c>. <c>KeyPrefix</c> and timeouts come
+    /// Keeps sessions in Redis on the <see cref="IConnectionMultiplexer"/> the application registered in its services
+    /// (shared with the application's cache, Data Protection and so on; the store never disposes it). When none is
+    /// registered, the store connects as <c>SessionState:Redis</c> says (<c>Configuration</c>). <c>KeyPrefix</c> and timeouts come
     /// from <c>SessionState:Redis</c>.
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddLockedSession</c>.</param>

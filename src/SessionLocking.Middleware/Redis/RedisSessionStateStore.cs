@@ -322,12 +322,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     private int _cleanupsInFlight;
     private int _evictionPolicyChecked;
 
-    /// <summary>Creates a store that connects itself, on first use, with <see cref="RedisSessionStoreOptions.Configuration"/>.</summary>
+    /// <summary>Creates a store that connects on first use, as <paramref name="options"/> say (factory, <c>ConfigurationOptions</c> or configuration string).</summary>
     public RedisSessionStateStore(RedisSessionStoreOptions options, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null)
-        : this(new RedisConnection(
-            (options ?? throw new ArgumentNullException(nameof(options))).Configuration ?? throw new ArgumentException("RedisSessionStoreOptions.Configuration is required.", nameof(options)),
-            options.ConnectTimeout,
-            options.OperationTimeout), options.KeyPrefix, loggerFactory, meterFactory, timeProvider)
+        : this(new RedisConnection(options ?? throw new ArgumentNullException(nameof(options))), options.KeyPrefix, loggerFactory, meterFactory, timeProvider)
     {
     }
 
@@ -347,6 +344,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
             AbandonedReleasedCounter,
             "{lock}",
             "Locks taken by a store call whose caller had stopped waiting for it (the client left, or the store gave up at its own timeout), released as soon as the store answered.");
+        connection.PreloadScripts(Acquire.Text, Shared.Text, WriteAndRelease.Text, Release.Text, Remove.Text, ForceRelease.Text, ReleaseOwner.Text, KeepAlive.Text);
     }
 
     /// <inheritdoc />

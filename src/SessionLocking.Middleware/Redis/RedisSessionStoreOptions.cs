@@ -1,3 +1,5 @@
+using StackExchange.Redis;
+
 namespace SessionLocking.Redis;
 
 /// <summary>
@@ -14,11 +16,28 @@ public sealed class RedisSessionStoreOptions
 
     /// <summary>
     /// The StackExchange.Redis configuration string, for example <c>127.0.0.1:6379</c>,
-    /// <c>redis.example:6380,ssl=true,password=...</c>, or several cluster nodes separated by commas. Options this
-    /// client version does not know are ignored. Not needed when the store uses an <c>IConnectionMultiplexer</c>
+    /// <c>redis.example:6380,ssl=true,password=...</c>, or several cluster nodes separated by commas. An option the
+    /// client does not know fails start-up. Not used when <see cref="ConnectionMultiplexerFactory"/> or
+    /// <see cref="ConfigurationOptions"/> is set, nor when the store uses an <see cref="IConnectionMultiplexer"/>
     /// registered by the application (<c>AddRedisStore()</c>).
     /// </summary>
     public string? Configuration { get; set; }
+
+    /// <summary>
+    /// The client's configuration as an object (wins over <see cref="Configuration"/>). The store connects with a copy,
+    /// and disposes the multiplexer it made. In the copy, <c>AbortOnConnectFail</c> is always false (the store keeps
+    /// reconnecting), and <see cref="ConnectTimeout"/> and <see cref="OperationTimeout"/> become the client's
+    /// <c>ConnectTimeout</c> and <c>AsyncTimeout</c> unless these options set them.
+    /// </summary>
+    public ConfigurationOptions? ConfigurationOptions { get; set; }
+
+    /// <summary>
+    /// Makes the multiplexer the store uses (wins over <see cref="ConfigurationOptions"/> and <see cref="Configuration"/>),
+    /// called once, on first use; called again only when it failed. The multiplexer belongs to the application: the
+    /// store never disposes it, and does not change its options (its timeouts are the application's; the store's
+    /// <see cref="OperationTimeout"/> still bounds every call).
+    /// </summary>
+    public Func<Task<IConnectionMultiplexer>>? ConnectionMultiplexerFactory { get; set; }
 
     /// <summary>
     /// Starts every key and channel, so that several applications can share one Redis (classic

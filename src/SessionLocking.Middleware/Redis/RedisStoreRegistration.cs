@@ -35,7 +35,7 @@ internal static class SessionStoreFactory
             return new RedisSessionStateStore(multiplexer, options, loggerFactory, meterFactory, timeProvider);
         }
 
-        if (string.IsNullOrWhiteSpace(options.Configuration))
+        if (!RedisOptionsValidator.HasOwnConnection(options))
         {
             throw new InvalidOperationException(RedisOptionsValidator.MissingConfiguration);
         }
@@ -60,7 +60,8 @@ internal sealed class RedisOptionsValidator : IValidateOptions<LockedSessionOpti
         "The Redis session store has no connection: set SessionState:Redis:Configuration to the Redis server, for example " +
         "the environment variable SessionState__Redis__Configuration=127.0.0.1:6379, or in appsettings.json " +
         "\"SessionState\": { \"Mode\": \"Redis\", \"Redis\": { \"Configuration\": \"127.0.0.1:6379\" } }; " +
-        "or call AddLockedSession().AddRedisStore(\"127.0.0.1:6379\"), or register an IConnectionMultiplexer and call AddRedisStore(); " +
+        "or call AddLockedSession().AddRedisStore(\"127.0.0.1:6379\") or AddRedisStore(configurationOptions), or set " +
+        "RedisSessionStoreOptions.ConnectionMultiplexerFactory, or register an IConnectionMultiplexer and call AddRedisStore(); " +
         "or set SessionState:Mode to InProc to keep sessions in memory.";
 
     private readonly RedisStoreRegistration? _registration;
@@ -71,6 +72,12 @@ internal sealed class RedisOptionsValidator : IValidateOptions<LockedSessionOpti
         _registration = registrations.LastOrDefault();
         _isService = isService;
     }
+
+    /// <summary>True when the options say how the store connects by itself: a factory, client options or a configuration string.</summary>
+    internal static bool HasOwnConnection(RedisSessionStoreOptions options) =>
+        options.ConnectionMultiplexerFactory is not null
+        || options.ConfigurationOptions is not null
+        || !string.IsNullOrWhiteSpace(options.Configuration);
 
     public ValidateOptionsResult Validate(string? name, LockedSessionOptions options)
     {
@@ -94,9 +101,20 @@ internal sealed class RedisOptionsValidator : IValidateOptions<LockedSessionOpti
 
         var usesServiceMultiplexer = _registration is { PreferServiceMultiplexer: true }
             && _isService?.IsService(typeof(IConnectionMultiplexer)) == true;
-        if (!usesServiceMultiplexer && string.IsNullOrWhiteSpace(redis.Configuration))
+        if (!usesServiceMultiplexer && !HasOwnConnection(redis))
         {
             failures.Add(MissingConfiguration);
+        }
+        else if (!usesServiceMultiplexer && redis.ConnectionMultiplexerFactory is null && redis.ConfigurationOptions is null)
+        {
+            try
+            {
+                _ = ConfigurationOptions.Parse(redis.Configuration!);
+            }
+            catch (ArgumentException ex)
+            {
+                failures.Add($"SessionState:Redis:Configuration is not a valid StackExchange.Redis configuration string: {ex.Message}");
+            }
         }
 
         if (RedisSessionKeys.ValidatePrefix(redis.KeyPrefix) is { } problem)

@@ -26,12 +26,17 @@ public sealed class SampleApp : IDisposable
     {
     }
 
-    private SampleApp(Action<IServiceCollection>? configureServices, string? settingsJson = null)
+    private SampleApp(Action<IServiceCollection>? configureServices, string? settingsJson = null, IReadOnlyDictionary<string, string>? hostSettings = null)
     {
         _root = new WebApplicationFactory<Program>();
         _factory = _root.WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Development");
+            foreach (var (key, value) in hostSettings ?? new Dictionary<string, string>())
+            {
+                builder.UseSetting(key, value); // Seen by the sample's Program before it builds the app (unlike the JSON below).
+            }
+
             if (settingsJson is not null)
             {
                 // After the sample's own appsettings*.json, so these settings win.
@@ -54,6 +59,12 @@ public sealed class SampleApp : IDisposable
 
     /// <summary>The sample with more configuration, as an appsettings.json document that wins over the sample's own.</summary>
     public static SampleApp WithSettings(string json) => new(configureServices: null, json);
+
+    /// <summary>
+    /// The sample with settings its Program reads before it builds the app, such as <c>SessionState:Mode</c> (the
+    /// sample sets up Redis only in Redis mode).
+    /// </summary>
+    public static SampleApp WithHostSettings(IReadOnlyDictionary<string, string> settings) => new(configureServices: null, settingsJson: null, settings);
 
     /// <summary>The sample with changed services.</summary>
     public static SampleApp WithServices(Action<IServiceCollection> configureServices) => new(configureServices);

@@ -2,17 +2,21 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 
 namespace SessionLocking.Tests.Redis;
 
 /// <summary>
-/// A redis-server of the test's own: a free loopback port, a temporary directory, no persistence. Killed (and its
-/// directory deleted) when disposed, and at the latest when the test process exits. Fails loudly when it cannot start.
+/// A redis-server of the test's own (or a Garnet server, <see cref="StartGarnetAsync"/>): a free loopback port, a
+/// temporary directory, no persistence. Killed (and its directory deleted) when disposed, and at the latest when the
+/// test process exits. Fails loudly when it cannot start.
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
     private static readonly ConcurrentDictionary<RedisServer, bool> Running = new();
     private readonly string[] _extraArgs;
+    private readonly bool _garnet;
+    private readonly StringBuilder _output = new();
     private Process? _process;
 
     static RedisServer()
@@ -26,11 +30,12 @@ public sealed class RedisServer : IAsyncDisposable
         };
     }
 
-    private RedisServer(int port, string directory, string[] extraArgs)
+    private RedisServer(int port, string directory, string[] extraArgs, bool garnet = false)
     {
         Port = port;
         Directory = directory;
         _extraArgs = extraArgs;
+        _garnet = garnet;
     }
 
     public int Port { get; }
@@ -68,6 +73,55 @@ public sealed class RedisServer : IAsyncDisposable
         }
 
         throw new InvalidOperationException("Could not start redis-server for the Redis tests (is redis-server installed? scripts/test.sh installs it).", last);
+    }
+
+    /// <summary>
+    /// Starts Microsoft Garnet (the dotnet tool <c>garnet-server</c>, which scripts/test.sh installs into
+    /// artifacts/tools/garnet; <c>GARNET_SERVER</c> may name another path) on a free port: Lua on, each script run as
+    /// a transaction (atomic, as in Redis), no AOF, no checkpoints, small memory.
+    /// </summary>
+    public static async Task<RedisServer> StartGarnetAsync()
+    {
+        var executable = GarnetExecutable();
+        Exception? last = null;
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var port = FreePort(false);
+            var directory = Path.Combine(Path.GetTempPath(), $"sessionlocking-garnet-{port}-{Guid.NewGuid():N}");
+            System.IO.Directory.CreateDirectory(directory);
+            var server = new RedisServer(port, directory, [executable], garnet: true);
+            try
+            {
+                await server.LaunchAsync();
+                return server;
+            }
+            catch (Exception ex)
+            {
+                last = ex;
+                await server.DisposeAsync();
+            }
+        }
+
+        throw new InvalidOperationException($"Could not start Garnet ({executable}) for the Garnet tests (scripts/test.sh installs it).", last);
+    }
+
+    /// <summary>Where garnet-server is: <c>GARNET_SERVER</c>, else artifacts/tools/garnet/garnet-server in the repository.</summary>
+    private static string GarnetExecutable()
+    {
+        if (Environment.GetEnvironmentVariable("GARNET_SERVER") is { Length: > 0 } named)
+        {
+            return named;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "SessionLocking.sln")))
+            {
+                return Path.Combine(dir.FullName, "artifacts", "tools", "garnet", "garnet-server");
+            }
+        }
+
+        return "garnet-server";
     }
 
     /// <summary>Stops the server at once, as a crash would (SIGKILL).</summary>
@@ -130,33 +184,39 @@ public sealed class RedisServer : IAsyncDisposable
 
     private async Task LaunchAsync()
     {
-        var start = new ProcessStartInfo("redis-server")
+        var start = new ProcessStartInfo(_garnet ? _extraArgs[0] : "redis-server")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = Directory,
         };
-        foreach (var arg in (string[])["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                     "--dir", Directory, "--logfile", Path.Combine(Directory, "redis.log"), "--daemonize", "no", .. _extraArgs])
+        string[] args = _garnet
+            ? ["--port", Port.ToString(), "--bind", "127.0.0.1", "--lua", "true", "--lua-transaction-mode", "true",
+                "--aof", "false", "--recover", "false", "--storage-tier", "false", "--memory", "64m", "--index", "1m",
+                "--logger-level", "Warning"] // no --logdir: Garnet refuses it without tiered storage; the working directory is ours
+            : ["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", Directory, "--logfile", Path.Combine(Directory, "redis.log"), "--daemonize", "no", .. _extraArgs];
+        foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"{Name} did not start.");
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _process = process;
         Running[this] = true;
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var wait = TimeSpan.FromSeconds(_garnet ? 30 : 10); // Garnet is a .NET program: it starts more slowly.
+        var deadline = DateTime.UtcNow + wait;
         while (true)
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"redis-server on port {Port} exited with {process.ExitCode}: {ReadLog()}");
+                throw new InvalidOperationException($"{Name} on port {Port} exited with {process.ExitCode}: {ReadLog()}");
             }
 
             try
@@ -171,7 +231,7 @@ public sealed class RedisServer : IAsyncDisposable
             {
                 if (DateTime.UtcNow > deadline)
                 {
-                    throw new InvalidOperationException($"redis-server on port {Port} did not answer PING within 10 s: {ReadLog()}", ex);
+                    throw new InvalidOperationException($"{Name} on port {Port} did not answer PING within {wait.TotalSeconds} s: {ReadLog()}", ex);
                 }
             }
 
@@ -179,8 +239,34 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    private string Name => _garnet ? "garnet-server" : "redis-server";
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            if (_output.Length < 64_000)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
     private string ReadLog()
     {
+        if (_garnet)
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+
         try
         {
             return File.ReadAllText(Path.Combine(Directory, "redis.log"));
@@ -233,6 +319,26 @@ public sealed class RedisFixture : IAsyncLifetime
     public string Configuration => Server.Configuration;
 
     public async Task InitializeAsync() => _server = await RedisServer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>One Garnet server per test class.</summary>
+public sealed class GarnetFixture : IAsyncLifetime
+{
+    private RedisServer? _server;
+
+    public RedisServer Server => _server ?? throw new InvalidOperationException("The Garnet fixture did not start.");
+
+    public string Configuration => Server.Configuration;
+
+    public async Task InitializeAsync() => _server = await RedisServer.StartGarnetAsync();
 
     public async Task DisposeAsync()
     {

@@ -42,6 +42,28 @@ public sealed class RedisClusterSessionBehaviorTests : SessionBehaviorTests, ICl
         RedisKeysOf.SessionIdsAsync(_cluster.Nodes, _prefix);
 }
 
+/// <summary>
+/// The whole behaviour suite on the Redis store over Microsoft Garnet (a RESP server: Lua scripts run as transactions),
+/// on a server of its own. docs/redis-protocol.md says what Garnet supports.
+/// </summary>
+public sealed class GarnetSessionBehaviorTests : SessionBehaviorTests, IClassFixture<GarnetFixture>
+{
+    private readonly string _prefix = "garnet-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly GarnetFixture _garnet;
+
+    public GarnetSessionBehaviorTests(GarnetFixture garnet) => _garnet = garnet;
+
+    protected override void ConfigureStore(ILockedSessionBuilder builder) =>
+        builder.AddRedisStore(options =>
+        {
+            options.Configuration = _garnet.Configuration;
+            options.KeyPrefix = _prefix;
+        });
+
+    protected override Task<IReadOnlyCollection<string>> StoredSessionIdsAsync(TestHost host) =>
+        RedisKeysOf.SessionIdsAsync([_garnet.Server], _prefix);
+}
+
 internal static class RedisKeysOf
 {
     /// <summary>The session ids of every key under <c>{prefix:</c> on the given servers (all nodes of a cluster).</summary>
