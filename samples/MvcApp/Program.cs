@@ -24,7 +24,7 @@ var session = builder.Services.AddLockedSession(options =>
 // Redis mode (SessionState:Mode=Redis, SessionState:Redis:Configuration=host:6379): one multiplexer for the whole
 // application, registered once in DI. The session store (AddRedisStore() takes the one in DI and never disposes it),
 // the distributed cache and the Data Protection key ring all use it. The container disposes it at shutdown.
-if (builder.Configuration.GetValue<SessionStoreMode>("SessionState:Mode") == SessionStoreMode.Redis)
+if (string.Equals(builder.Configuration["SessionState:Mode"], "Redis", StringComparison.OrdinalIgnoreCase))
 {
     var redis = ConfigurationOptions.Parse(builder.Configuration["SessionState:Redis:Configuration"]
         ?? throw new InvalidOperationException("SessionState:Mode is Redis: set SessionState:Redis:Configuration, e.g. SessionState__Redis__Configuration=localhost:6379."));

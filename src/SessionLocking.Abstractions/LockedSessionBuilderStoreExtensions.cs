@@ -44,6 +44,26 @@ public static class LockedSessionBuilderStoreExtensions
     }
 
     /// <summary>
+    /// Lets configuration choose this store: when <c>SessionState:Mode</c> (<c>LockedSessionOptions.Mode</c>) is
+    /// <paramref name="mode"/> (compared ignoring case) and no store was registered in code, the session store is the
+    /// one <paramref name="factory"/> makes (once). <c>InProc</c>, the in-memory store, is built in. What a store
+    /// package calls from its own <c>Add…StoreMode</c> method, so that configuration selection needs no change in the
+    /// middleware.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddLockedSession</c>.</param>
+    /// <param name="mode">The name configuration uses for the store, such as <c>Redis</c>.</param>
+    /// <param name="factory">Makes the store from the application's services.</param>
+    /// <returns>The builder.</returns>
+    public static ILockedSessionBuilder AddStoreMode(this ILockedSessionBuilder builder, string mode, Func<IServiceProvider, ISessionStateStore> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(mode);
+        ArgumentNullException.ThrowIfNull(factory);
+        builder.Services.AddSingleton(new SessionStoreModeRegistration(mode, factory));
+        return builder;
+    }
+
+    /// <summary>
     /// Stores items in the format <typeparamref name="TFormat"/> instead of SessionLocking's own: what a store that
     /// shares a foreign store's data calls. One instance, made by the container.
     /// </summary>
@@ -65,6 +85,7 @@ public static class LockedSessionBuilderStoreExtensions
         var services = builder.Services;
         services.RemoveAll<ISessionStateStore>();
         services.RemoveAll<ISessionReleaseNotifications>();
+        services.TryAddSingleton(new ExplicitSessionStore(typeof(TStore)));
         services.AddSingleton<ISessionStateStore>(static sp => sp.GetRequiredService<TStore>());
         if (typeof(ISessionReleaseNotifications).IsAssignableFrom(typeof(TStore)))
         {

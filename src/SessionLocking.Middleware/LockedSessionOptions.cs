@@ -137,18 +137,12 @@ public sealed class LockedSessionOptions
 #pragma warning restore RS0026
 
     /// <summary>
-    /// Which store to use when the application registers none (classic <c>sessionState mode</c>):
-    /// <see cref="SessionStoreMode.InProc"/> (the default) or <see cref="SessionStoreMode.Redis"/>, configured by
-    /// <see cref="Redis"/>. Bound from <c>SessionState:Mode</c>, so an application switches to Redis with configuration
-    /// only (<c>SessionState__Mode=Redis</c>, <c>SessionState__Redis__Configuration=host:6379</c>). A store registered in
-    /// code, such as <c>AddRedisStore</c>, wins over it.
+    /// Which store to use when the application registers none in code (classic <c>sessionState mode</c>): <c>InProc</c>
+    /// (the default, sessions in this process's memory) or the name of a mode a store package registered, such as
+    /// <c>Redis</c> (<c>AddRedisStoreMode()</c> of SessionLocking.Redis, configured from <c>SessionState:Redis</c>).
+    /// Bound from <c>SessionState:Mode</c>, so an application switches store with configuration only
+    /// (<c>SessionState__Mode=Redis</c>, <c>SessionState__Redis__Configuration=host:6379</c>). A store registered in code,
+    /// such as <c>AddRedisStore(...)</c>, wins over it.
     /// </summary>
-    public SessionStoreMode Mode { get; set; } = SessionStoreMode.InProc;
-
-    /// <summary>
-    /// The Redis store's options, bound from <c>SessionState:Redis</c> (<c>Configuration</c>, <c>KeyPrefix</c>,
-    /// <c>OperationTimeout</c>, <c>ConnectTimeout</c>). Used when <see cref="Mode"/> is <see cref="SessionStoreMode.Redis"/>
-    /// or a Redis store is registered with <c>AddRedisStore</c>.
-    /// </summary>
-    public SessionLocking.Redis.RedisSessionStoreOptions Redis { get; set; } = new();
+    public string Mode { get; set; } = "InProc";
 }

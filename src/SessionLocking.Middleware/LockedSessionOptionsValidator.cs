@@ -3,11 +3,18 @@ using Microsoft.Extensions.Options;
 namespace SessionLocking;
 
 /// <summary>Fails start-up with a message that says how to fix an option.</summary>
-internal sealed class LockedSessionOptionsValidator : IValidateOptions<LockedSessionOptions>
+internal sealed class LockedSessionOptionsValidator(
+    IEnumerable<SessionStoreModeRegistration> modes,
+    IEnumerable<ExplicitSessionStore> explicitStores) : IValidateOptions<LockedSessionOptions>
 {
     public ValidateOptionsResult Validate(string? name, LockedSessionOptions options)
     {
         var failures = new List<string>();
+        if (!explicitStores.Any() && !Stores.ConfiguredStore.IsInProc(options.Mode) && Stores.ConfiguredStore.Find(options.Mode, modes) is null)
+        {
+            failures.Add(Stores.ConfiguredStore.UnknownMode(options.Mode, modes));
+        }
+
         if (options.Timeout <= TimeSpan.Zero || options.Timeout > LockedSessionDefaults.MaxTimeout)
         {
             failures.Add($"SessionState:Timeout must be greater than 0 and at most one year (525600 minutes); it is {options.Timeout}. Example: \"00:20:00\".");

@@ -4,7 +4,7 @@ using SessionLocking;
 using SessionLocking.Diagnostics;
 using SessionLocking.Locking;
 using SessionLocking.Serialization;
-using SessionLocking.Redis;
+using SessionLocking.Stores;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -14,8 +14,8 @@ public static class LockedSessionServiceCollectionExtensions
     /// <summary>
     /// Adds session state with classic ASP.NET locking. Options bind from the <c>SessionState</c>
     /// configuration section, then <paramref name="configure"/> runs. With no store registered, sessions are
-    /// kept in memory (classic InProc), or in Redis when <c>SessionState:Mode</c> is <c>Redis</c> (with
-    /// <c>SessionState:Redis:Configuration</c>).
+    /// kept in memory (classic InProc), or in the store whose mode <c>SessionState:Mode</c> names (for example
+    /// <c>Redis</c>, after <c>AddRedisStoreMode()</c> of the SessionLocking.Redis package).
     /// </summary>
     /// <param name="services">The application's services.</param>
     /// <param name="configure">Changes to the options.</param>
@@ -35,10 +35,9 @@ public static class LockedSessionServiceCollectionExtensions
         services.AddDataProtection();
         services.TryAddSingleton<SessionCookie>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LockedSessionOptions>, RedisOptionsValidator>());
 
-        // In memory, or Redis when SessionState:Mode is Redis; a store registered in code (AddStore, AddRedisStore) wins.
-        services.TryAddSingleton(SessionStoreFactory.FromConfiguration);
+        // In memory, or the store package's mode that SessionState:Mode names; a store registered in code (AddStore) wins.
+        services.TryAddSingleton(ConfiguredStore.Create);
         services.TryAddSingleton<ISessionStateStore>(static sp => sp.GetRequiredService<ConfiguredStore>().Store);
         services.TryAddSingleton(static sp => sp.GetRequiredService<ConfiguredStore>().Notifications!);
         services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();

@@ -39,7 +39,7 @@ public sealed class RedisModeTests
             }
 
             using var inspect = await redis.ConnectAsync();
-            Assert.Contains($"{{session:{browser.SessionId}}}:data", await inspect.KeysAsync("{session:*"));
+            Assert.Contains($"{{session:{browser.SessionId}}}:session", await inspect.KeysAsync("{session:*"));
 
             // The distributed cache.
             Assert.Equal(1, (await browser.GetJsonAsync("/api/visits")).GetProperty("visits").GetInt32());

@@ -4,7 +4,7 @@ using SessionLocking.TestServer;
 // configured (store, options) through the SessionState configuration section and environment variables.
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.Services.AddLockedSession();
+builder.Services.AddLockedSession().AddRedisStoreMode(); // SessionState:Mode=Redis chooses Redis
 builder.Services.AddSingleton<WriterTracker>();
 builder.Services.AddSingleton<HoldGate>();
 var app = builder.Build();

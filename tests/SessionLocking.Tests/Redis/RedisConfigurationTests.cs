@@ -42,7 +42,7 @@ public sealed class RedisConfigurationTests : IClassFixture<RedisFixture>
         var store = app.Services.GetRequiredService<ISessionStateStore>();
         Assert.IsType<RedisSessionStateStore>(store);
         Assert.Equal(SessionStateMode.Custom, store.Mode);
-        Assert.Equal(TimeSpan.FromSeconds(2), app.Services.GetRequiredService<IOptions<LockedSessionOptions>>().Value.Redis.OperationTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2), app.Services.GetRequiredService<IOptions<SessionLocking.Redis.RedisSessionStoreOptions>>().Value.OperationTimeout);
         var id = SessionIds.Create();
         var created = await store.GetExclusiveAsync(id, TimeSpan.FromSeconds(5), true, default);
         Assert.True(await store.ReleaseAsync(id, created.LockId, default));

@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using SessionLocking.Stores;
 using StackExchange.Redis;
 
 namespace SessionLocking.Redis;
@@ -11,22 +10,13 @@ namespace SessionLocking.Redis;
 /// <param name="PreferServiceMultiplexer">True for <c>AddRedisStore()</c>: use the application's <see cref="IConnectionMultiplexer"/> when it registered one.</param>
 internal sealed record RedisStoreRegistration(bool PreferServiceMultiplexer);
 
-/// <summary>Builds the store that configuration selects (<c>SessionState:Mode</c>), and the Redis store of <c>AddRedisStore</c>.</summary>
+/// <summary>Builds the Redis store of <c>AddRedisStore</c> and of the configuration mode <c>Redis</c>.</summary>
 internal static class SessionStoreFactory
 {
-    /// <summary>The default store registration of <c>AddLockedSession</c>: in memory, or Redis when <c>SessionState:Mode</c> is Redis.</summary>
-    public static ConfiguredStore FromConfiguration(IServiceProvider services)
-    {
-        var options = services.GetRequiredService<IOptions<LockedSessionOptions>>().Value;
-        return new ConfiguredStore(options.Mode == SessionStoreMode.Redis
-            ? CreateRedis(services, preferServiceMultiplexer: false)
-            : new InMemorySessionStateStore(services.GetRequiredService<TimeProvider>()));
-    }
-
     /// <summary>A Redis store: on the application's multiplexer when asked for and registered, else on its own connection.</summary>
-    public static ISessionStateStore CreateRedis(IServiceProvider services, bool preferServiceMultiplexer)
+    public static RedisSessionStateStore CreateRedis(IServiceProvider services, bool preferServiceMultiplexer)
     {
-        var options = services.GetRequiredService<IOptions<LockedSessionOptions>>().Value.Redis;
+        var options = services.GetRequiredService<IOptions<RedisSessionStoreOptions>>().Value;
         var loggerFactory = services.GetService<ILoggerFactory>();
         var meterFactory = services.GetService<IMeterFactory>();
         var timeProvider = services.GetService<TimeProvider>();
@@ -44,17 +34,12 @@ internal static class SessionStoreFactory
     }
 }
 
-/// <summary>The store configuration selected, with its optional capability (release notifications) found on the store itself, not on a decorator.</summary>
-/// <remarks>The container disposes the store through the <see cref="ISessionStateStore"/> registration that hands it out.</remarks>
-internal sealed class ConfiguredStore(ISessionStateStore store)
-{
-    public ISessionStateStore Store { get; } = store;
-
-    public ISessionReleaseNotifications? Notifications => Store as ISessionReleaseNotifications;
-}
-
 /// <summary>Fails start-up with a message that says how to fix the Redis store's configuration.</summary>
-internal sealed class RedisOptionsValidator : IValidateOptions<LockedSessionOptions>
+/// <remarks>
+/// Runs when the Redis store is in use: at start-up after <c>AddRedisStore</c>, and when configuration chooses the
+/// mode <c>Redis</c> (the middleware builds its store at start-up).
+/// </remarks>
+internal sealed class RedisOptionsValidator : IValidateOptions<RedisSessionStoreOptions>
 {
     internal const string MissingConfiguration =
         "The Redis session store has no connection: set SessionState:Redis:Configuration to the Redis server, for example " +
@@ -79,26 +64,9 @@ internal sealed class RedisOptionsValidator : IValidateOptions<LockedSessionOpti
         || options.ConfigurationOptions is not null
         || !string.IsNullOrWhiteSpace(options.Configuration);
 
-    public ValidateOptionsResult Validate(string? name, LockedSessionOptions options)
+    public ValidateOptionsResult Validate(string? name, RedisSessionStoreOptions redis)
     {
         var failures = new List<string>();
-        if (!Enum.IsDefined(options.Mode))
-        {
-            failures.Add($"SessionState:Mode must be InProc or Redis; it is {options.Mode}.");
-        }
-
-        if (options.Mode != SessionStoreMode.Redis && _registration is null)
-        {
-            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-        }
-
-        var redis = options.Redis;
-        if (redis is null)
-        {
-            failures.Add("SessionState:Redis must not be null.");
-            return ValidateOptionsResult.Fail(failures);
-        }
-
         var usesServiceMultiplexer = _registration is { PreferServiceMultiplexer: true }
             && _isService?.IsService(typeof(IConnectionMultiplexer)) == true;
         if (!usesServiceMultiplexer && !HasOwnConnection(redis))

@@ -7,7 +7,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
 /// Registers the Redis session store (StackExchange.Redis 2.x). The store replaces whatever store was registered
-/// before, and wins over <c>SessionState:Mode</c>. Four ways to connect: a configuration string, the client's
+/// before, and wins over <c>SessionState:Mode</c>; <see cref="AddRedisStoreMode"/> lets configuration choose it instead. Four ways to connect: a configuration string, the client's
 /// <see cref="ConfigurationOptions"/>, a factory (<see cref="RedisSessionStoreOptions.ConnectionMultiplexerFactory"/>),
 /// or the <see cref="IConnectionMultiplexer"/> the application registered in DI. The store disposes only a
 /// multiplexer it made itself.
@@ -55,7 +55,7 @@ public static class RedisLockedSessionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        builder.Services.Configure<LockedSessionOptions>(options => configure(options.Redis));
+        builder.Services.Configure(configure);
         return Register(builder, preferServiceMultiplexer: false);
     }
 
@@ -73,13 +73,35 @@ public static class RedisLockedSessionBuilderExtensions
         return Register(builder, preferServiceMultiplexer: true);
     }
 
+    /// <summary>
+    /// Lets configuration choose Redis: with <c>SessionState:Mode</c> set to <c>Redis</c> (and no store registered in
+    /// code) sessions are kept in Redis, configured from <c>SessionState:Redis</c>; on the application's
+    /// <see cref="IConnectionMultiplexer"/> when it registered one, else on the store's own connection
+    /// (<c>SessionState:Redis:Configuration</c>). With any other mode this registers nothing that runs.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddLockedSession</c>.</param>
+    /// <returns>The builder.</returns>
+    public static ILockedSessionBuilder AddRedisStoreMode(this ILockedSessionBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        AddOptions(builder.Services, preferServiceMultiplexer: true);
+        return builder.AddStoreMode(RedisSessionStoreOptions.Mode, static sp => SessionStoreFactory.CreateRedis(sp, preferServiceMultiplexer: true));
+    }
+
     private static ILockedSessionBuilder Register(ILockedSessionBuilder builder, bool preferServiceMultiplexer)
     {
-        var services = builder.Services;
+        AddOptions(builder.Services, preferServiceMultiplexer).ValidateOnStart();
+        builder.AddStore(sp => SessionStoreFactory.CreateRedis(sp, preferServiceMultiplexer));
+
+        // A configuration that still says Mode=Redis is satisfied (the store registered here wins anyway).
+        return builder.AddStoreMode(RedisSessionStoreOptions.Mode, static sp => sp.GetRequiredService<ISessionStateStore>());
+    }
+
+    private static Options.OptionsBuilder<RedisSessionStoreOptions> AddOptions(IServiceCollection services, bool preferServiceMultiplexer)
+    {
         services.RemoveAll<RedisStoreRegistration>();
         services.AddSingleton(new RedisStoreRegistration(preferServiceMultiplexer));
-        builder.AddStore(sp => (RedisSessionStateStore)SessionStoreFactory.CreateRedis(sp, preferServiceMultiplexer));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<Options.IValidateOptions<LockedSessionOptions>, RedisOptionsValidator>());
-        return builder;
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Options.IValidateOptions<RedisSessionStoreOptions>, RedisOptionsValidator>());
+        return services.AddOptions<RedisSessionStoreOptions>().BindConfiguration(RedisSessionStoreOptions.ConfigurationSection);
     }
 }

@@ -4,14 +4,16 @@ namespace SessionLocking;
 
 /// <summary>
 /// Classic session ids: 15 bytes (120 bits) from a cryptographic generator, written as 24 characters of
-/// <c>a-z0-5</c>, 5 bits each.
+/// <c>a-z0-5</c>, 5 bits each. Stores use <see cref="IsValid"/> to check an id again before it becomes part of a key.
 /// </summary>
-internal static class SessionIds
+public static class SessionIds
 {
+    /// <summary>The length of a session id: 24 characters.</summary>
     public const int Length = 24;
     private const int ByteCount = 15;
     private const string Alphabet = "abcdefghijklmnopqrstuvwxyz012345";
 
+    /// <summary>A new id from the cryptographic random number generator.</summary>
     public static string Create()
     {
         return string.Create(Length, RandomNumberGenerator.GetBytes(ByteCount), static (chars, data) =>
@@ -34,7 +36,8 @@ internal static class SessionIds
         });
     }
 
-    /// <summary>Strict check before an id is used anywhere, above all in a store key.</summary>
+    /// <summary>Strict check before an id is used anywhere, above all in a store key: 24 characters of <c>a-z0-5</c>.</summary>
+    /// <param name="id">The id to check.</param>
     public static bool IsValid(string? id)
     {
         if (id is null || id.Length != Length)

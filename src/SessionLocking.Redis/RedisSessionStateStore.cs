@@ -27,6 +27,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// <summary>The counter of locks taken by abandoned acquires and released by the store.</summary>
     public const string AbandonedReleasedCounter = "sessionlocking.lock.abandoned_released";
 
+    /// <summary>The middleware's meter: the store's counter stands beside the middleware's instruments.</summary>
+    private const string MeterName = "SessionLocking";
+
     /// <summary>At most this many clean-ups of abandoned acquires run at once; beyond it, such locks expire by their TTL.</summary>
     public const int MaxCleanupsInFlight = 1_000;
 
@@ -340,7 +343,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         _connection = connection;
         _logger = (ILogger?)loggerFactory?.CreateLogger<RedisSessionStateStore>() ?? NullLogger.Instance;
         _timeProvider = timeProvider ?? TimeProvider.System;
-        _abandonedReleased = meterFactory?.Create(SessionLockingMetrics.MeterName).CreateCounter<long>(
+        _abandonedReleased = meterFactory?.Create(MeterName).CreateCounter<long>(
             AbandonedReleasedCounter,
             "{lock}",
             "Locks taken by a store call whose caller had stopped waiting for it (the client left, or the store gave up at its own timeout), released as soon as the store answered.");

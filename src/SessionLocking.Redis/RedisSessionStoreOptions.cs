@@ -3,11 +3,17 @@ using StackExchange.Redis;
 namespace SessionLocking.Redis;
 
 /// <summary>
-/// Options of the Redis session store, bound from <c>SessionState:Redis</c> (see <see cref="LockedSessionOptions.Redis"/>)
-/// and changed by <c>AddRedisStore(options =&gt; ...)</c>.
+/// Options of the Redis session store, bound from <c>SessionState:Redis</c> and changed by
+/// <c>AddRedisStore(options =&gt; ...)</c>.
 /// </summary>
 public sealed class RedisSessionStoreOptions
 {
+    /// <summary>The configuration section the options bind from: <c>SessionState:Redis</c>.</summary>
+    public const string ConfigurationSection = "SessionState:Redis";
+
+    /// <summary>The name configuration uses for this store: <c>SessionState:Mode=Redis</c> (see <c>AddRedisStoreMode</c>).</summary>
+    public const string Mode = "Redis";
+
     /// <summary>The default <see cref="KeyPrefix"/>: <c>session</c>.</summary>
     public const string DefaultKeyPrefix = "session";
 
