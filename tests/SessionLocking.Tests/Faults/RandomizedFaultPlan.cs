@@ -21,8 +21,11 @@ internal enum FaultOpKind
     /// <summary>Abandon; the session starts over (a barrier on the session).</summary>
     Abandon,
 
-    /// <summary>A value that cannot be serialized at write-back (half of them with RegenerateId): nothing saved, lock released.</summary>
+    /// <summary>A value that cannot be serialized at write-back: 500, nothing saved, lock released.</summary>
     BadValue,
+
+    /// <summary>The same, with RegenerateId: the move to the new id fails to serialize; nothing saved, lock released.</summary>
+    BadValueRegenerate,
 
     /// <summary>A Disabled request carrying the session's cookie (keep-alive only).</summary>
     Disabled,
@@ -60,7 +63,7 @@ internal enum FaultCancel
 /// <param name="EndpointMs">Work inside the endpoint.</param>
 /// <param name="CancelMs">When the client gives up, after sending (Acquire, Waiting, Endpoint).</param>
 /// <param name="HolderMs">For Waiting: how long the slow holder in front keeps the lock.</param>
-/// <param name="Variant">Kind-specific choice (BadValue: with RegenerateId; Anonymous: which request).</param>
+/// <param name="Variant">Kind-specific choice (Anonymous: which request).</param>
 internal sealed record FaultOp(int Index, int Slot, int Host, FaultOpKind Kind, FaultCancel Cancel, int EndpointMs, int CancelMs, int HolderMs, int Variant)
 {
     public override string ToString() =>
@@ -81,12 +84,15 @@ internal static class FaultPlan
         (FaultOpKind.Throw, 6),
         (FaultOpKind.RegenerateIncrement, 5),
         (FaultOpKind.Abandon, 3),
-        (FaultOpKind.BadValue, 4),
+        (FaultOpKind.BadValue, 2),
+        (FaultOpKind.BadValueRegenerate, 2),
         (FaultOpKind.Disabled, 8),
         (FaultOpKind.Anonymous, 10),
     ];
 
-    public static IReadOnlyList<FaultOp> Generate(int seed, int count, int slots, int hosts, IReadOnlySet<FaultOpKind> skipped)
+    /// <param name="skipped">Kinds left out of the plan (diagnosis only).</param>
+    /// <param name="uncancelled">Cancellation points replaced by none (diagnosis only).</param>
+    public static IReadOnlyList<FaultOp> Generate(int seed, int count, int slots, int hosts, IReadOnlySet<FaultOpKind> skipped, IReadOnlySet<FaultCancel> uncancelled)
     {
         var random = new Random(seed);
         var weights = Weights.Where(w => !skipped.Contains(w.Kind)).ToArray();
@@ -114,16 +120,17 @@ internal static class FaultPlan
 
             var slot = random.Next(slots);
             var host = random.Next(hosts);
-            plan.Add(kind switch
+            var op = kind switch
             {
                 FaultOpKind.Increment => Increment(i, slot, host, random),
                 FaultOpKind.Throw => WithCancel(i, slot, host, kind, random, allowWaiting: false),
                 FaultOpKind.RequiredRead or FaultOpKind.Read => WithCancel(i, slot, host, kind, random, allowWaiting: false),
                 FaultOpKind.RegenerateIncrement or FaultOpKind.Abandon => WithCancel(i, slot, host, kind, random, allowWaiting: false),
-                FaultOpKind.BadValue => WithCancel(i, slot, host, kind, random, allowWaiting: false) with { Variant = random.Next(2) },
+                FaultOpKind.BadValue or FaultOpKind.BadValueRegenerate => WithCancel(i, slot, host, kind, random, allowWaiting: false),
                 FaultOpKind.Disabled => new FaultOp(i, slot, host, kind, random.Next(5) == 0 ? FaultCancel.Acquire : FaultCancel.None, 0, random.Next(1, 6), 0, 0),
                 _ => new FaultOp(i, slot, host, kind, FaultCancel.None, 0, 0, 0, random.Next(AnonymousVariants)),
-            });
+            };
+            plan.Add(uncancelled.Contains(op.Cancel) ? op with { Cancel = FaultCancel.None, CancelMs = 0, HolderMs = 0 } : op);
         }
 
         return plan;

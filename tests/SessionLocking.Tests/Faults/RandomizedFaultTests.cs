@@ -50,13 +50,14 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
     private const string OpsVariable = "SESSIONLOCKING_FAULT_OPS";
     private const string SkipVariable = "SESSIONLOCKING_FAULT_SKIP";
     private const int DefaultOpsPerStore = 1200;
-    private const int Slots = 12;
-    private const int Lanes = 12;
+    private const int Slots = 16;
+    private const int Lanes = 16;
+    private const int OpsBetweenQuietPoints = 250;
     private const int MaxInFlightPerSlot = 4;
     private const int MaxValueBytes = 4096;
-    private static readonly TimeSpan ExecutionTimeout = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan LockWaitTimeout = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan RunCap = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ExecutionTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan LockWaitTimeout = TimeSpan.FromSeconds(0.8);
+    private static readonly TimeSpan RunCap = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan LockCheckLimit = TimeSpan.FromSeconds(1);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -76,17 +77,23 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
     {
         var seed = ProcessSeed.Value;
         var count = int.TryParse(Environment.GetEnvironmentVariable(OpsVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : DefaultOpsPerStore;
-        var skipped = (Environment.GetEnvironmentVariable(SkipVariable) ?? string.Empty)
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(name => Enum.Parse<FaultOpKind>(name, ignoreCase: true))
-            .ToHashSet();
+        var skip = (Environment.GetEnvironmentVariable(SkipVariable) ?? string.Empty)
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var skipped = skip.Where(name => Enum.TryParse<FaultOpKind>(name, ignoreCase: true, out _)).Select(name => Enum.Parse<FaultOpKind>(name, ignoreCase: true)).ToHashSet();
+        var uncancelled = skip.Where(name => Enum.TryParse<FaultCancel>(name, ignoreCase: true, out _)).Select(name => Enum.Parse<FaultCancel>(name, ignoreCase: true)).ToHashSet();
+        var injected = new RedisFaults(
+            Pauses: !skip.Contains("Pause", StringComparer.OrdinalIgnoreCase),
+            SubscriberKills: !skip.Contains("SubscriberKill", StringComparer.OrdinalIgnoreCase));
+        var unknown = skip.Where(name => !Enum.TryParse<FaultOpKind>(name, ignoreCase: true, out _) && !Enum.TryParse<FaultCancel>(name, ignoreCase: true, out _)
+                                         && !name.Equals("Pause", StringComparison.OrdinalIgnoreCase) && !name.Equals("SubscriberKill", StringComparison.OrdinalIgnoreCase)).ToArray();
+        Assert.True(unknown.Length == 0, $"{SkipVariable}: unknown names {string.Join(", ", unknown)} (operation kinds, cancellation points, Pause, SubscriberKill)");
         var store = redis ? "redis" : "in-memory";
-        var replay = $"{SeedVariable}={seed} {OpsVariable}={count}" + (skipped.Count > 0 ? $" {SkipVariable}={string.Join(',', skipped)}" : "");
+        var replay = $"{SeedVariable}={seed} {OpsVariable}={count}" + (skip.Length > 0 ? $" {SkipVariable}={string.Join(',', skip)}" : "");
         output.WriteLine($"randomized fault test, {store} store: seed {seed} (replay: {replay} dotnet test --filter \"FullyQualifiedName~RandomizedFault\")");
 
         var clock = Stopwatch.StartNew();
-        await using var run = await FaultRun.StartAsync(redis, seed, store, output);
-        var plan = FaultPlan.Generate(seed, count, Slots, run.Hosts.Length, skipped);
+        await using var run = await FaultRun.StartAsync(redis, seed, store, injected, output);
+        var plan = FaultPlan.Generate(seed, count, Slots, run.Hosts.Length, skipped, uncancelled);
         await run.CreateSessionsAsync();
 
         var executed = await run.ExecuteAsync(plan);
@@ -106,6 +113,9 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
 
         Assert.True(executed >= Math.Min(plan.Count, 1000), $"only {executed} of {plan.Count} operations ran within {RunCap.TotalSeconds} s (seed {seed})");
     }
+
+    /// <summary>Which Redis faults are injected (both unless left out for diagnosis).</summary>
+    internal sealed record RedisFaults(bool Pauses, bool SubscriberKills);
 
     /// <summary>One invariant broken once.</summary>
     internal sealed record Violation(string Invariant, string Session, string Detail, int Seed, string Store)
@@ -146,6 +156,19 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
         public long Sent;
         public bool Retired;
         public readonly HashSet<int> Values = new();
+        public readonly ConcurrentQueue<(TimeSpan At, string What)> History = new();
+
+        public string LastRequests => string.Join(" | ", History.ToArray().OrderBy(h => h.At).Select(h => $"t={h.At.TotalSeconds:0.000}s {h.What}"));
+        public DateTime LockFailureReportedAt = DateTime.MinValue;
+
+        public void Note(TimeSpan at, string what)
+        {
+            History.Enqueue((at, what.Length > 160 ? what[..160] + "…" : what));
+            while (History.Count > 6)
+            {
+                History.TryDequeue(out _);
+            }
+        }
 
         public string Name => $"{Id} (slot {Slot}, generation {Generation}{(Retired ? ", retired" : "")})";
     }
@@ -245,6 +268,9 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
         private readonly string _prefix;
         private readonly HostProbe[] _probes;
         private readonly HttpClient[] _clients;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly List<(TimeSpan At, string What)> _faultLog = new();
+        private RedisFaults _injected = new(true, true);
         private int _pauses;
         private int _pausedMs;
         private int _subscriberKills;
@@ -279,7 +305,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
 
         public IReadOnlyList<Violation> Violations => _violations.ToArray();
 
-        public static async Task<FaultRun> StartAsync(bool redis, int seed, string store, ITestOutputHelper output)
+        public static async Task<FaultRun> StartAsync(bool redis, int seed, string store, RedisFaults injected, ITestOutputHelper output)
         {
             var tracker = new WriterTracker();
             var prefix = "rf-" + Guid.NewGuid().ToString("N")[..8];
@@ -307,7 +333,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                         app.MapRandomizedFaultEndpoints();
                     },
                     probe.Install);
-                return new FaultRun(seed, store, output, null, prefix, [host], [probe], tracker);
+                return new FaultRun(seed, store, output, null, prefix, [host], [probe], tracker) { _injected = injected };
             }
 
             var server = await RedisServer.StartAsync();
@@ -339,7 +365,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                 throw;
             }
 
-            return new FaultRun(seed, store, output, server, prefix, hosts, probes, tracker);
+            return new FaultRun(seed, store, output, server, prefix, hosts, probes, tracker) { _injected = injected };
         }
 
         /// <summary>Gives every slot a stored session (counter 1).</summary>
@@ -356,40 +382,46 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
         {
             var next = -1;
             var executed = 0;
-            var clock = Stopwatch.StartNew();
-            using var stopFaults = new CancellationTokenSource();
-            var faults = _redis is null ? Task.CompletedTask : Task.Run(() => InjectFaultsAsync(_redis, stopFaults.Token));
-            var lanes = Enumerable.Range(0, Lanes).Select(_ => Task.Run(async () =>
+            for (var quietPoint = 1; next + 1 < plan.Count && _clock.Elapsed < RunCap; quietPoint++)
             {
-                while (clock.Elapsed < RunCap)
+                var end = Math.Min(plan.Count, quietPoint * OpsBetweenQuietPoints);
+                using var stopFaults = new CancellationTokenSource();
+                var faults = _redis is null ? Task.CompletedTask : Task.Run(() => InjectFaultsAsync(_redis, quietPoint, stopFaults.Token));
+                var lanes = Enumerable.Range(0, Lanes).Select(_ => Task.Run(async () =>
                 {
-                    var index = Interlocked.Increment(ref next);
-                    if (index >= plan.Count)
+                    while (_clock.Elapsed < RunCap)
                     {
-                        return;
-                    }
+                        var index = Interlocked.Increment(ref next);
+                        if (index >= end)
+                        {
+                            Interlocked.Exchange(ref next, end - 1);
+                            return;
+                        }
 
-                    await RunOpAsync(plan[index]);
-                    Interlocked.Increment(ref executed);
+                        await RunOpAsync(plan[index]);
+                        Interlocked.Increment(ref executed);
+                    }
+                })).ToArray();
+                try
+                {
+                    await Task.WhenAll(lanes);
                 }
-            })).ToArray();
-            try
-            {
-                await Task.WhenAll(lanes);
-            }
-            finally
-            {
-                await stopFaults.CancelAsync();
-                await faults;
+                finally
+                {
+                    await stopFaults.CancelAsync();
+                    await faults;
+                }
+
+                // A quiet point: traffic stops, and every lock must be free within 1 s.
+                await QuietPointAsync($"quiet point {quietPoint} (after op #{end - 1})");
             }
 
             return executed;
         }
 
-        /// <summary>The end checks, in order: traffic stopped; every lock can be taken within 1 s; counters; writers; keys.</summary>
-        public async Task CheckAtEndAsync()
+        /// <summary>Waits until no request runs on any server, then takes every session ever used (current and retired) with a Required request.</summary>
+        private async Task QuietPointAsync(string when)
         {
-            // Traffic has stopped once no request runs on any server (requests whose client left may still run).
             var settle = Stopwatch.StartNew();
             while (_probes.Any(p => Volatile.Read(ref p.InFlight) > 0) && settle.Elapsed < TimeSpan.FromSeconds(15))
             {
@@ -398,12 +430,9 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
 
             if (_probes.Any(p => Volatile.Read(ref p.InFlight) > 0))
             {
-                Violate("traffic stops", "-", $"requests still running 15 s after the last client finished: {string.Join(", ", _probes.Select(p => p.InFlight))}");
+                Violate("traffic stops", "-", $"{when}: requests still running 15 s after the last client finished: {string.Join(", ", _probes.Select(p => p.InFlight))}");
             }
 
-            _output.WriteLine($"traffic stopped {settle.Elapsed.TotalMilliseconds:0} ms after the last client finished");
-
-            // No lock outlives its request: every id ever used, current or retired, is taken within 1 s.
             Ledger[] all;
             lock (_ledgers)
             {
@@ -411,7 +440,10 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             }
 
             var slowest = TimeSpan.Zero;
-            foreach (var batch in all.Chunk(8))
+            var failed = 0;
+            var stillLocked = 0;
+            var at = _clock.Elapsed;
+            foreach (var batch in all.Chunk(24))
             {
                 await Task.WhenAll(batch.Select(async (ledger, i) =>
                 {
@@ -422,16 +454,54 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                         slowest = reply.Elapsed > slowest ? reply.Elapsed : slowest;
                     }
 
-                    if (!reply.Is2xx || !reply.Complete)
+                    if (reply.Is2xx && reply.Complete)
                     {
-                        Violate("no lock outlives its request", ledger.Name,
-                            $"once traffic stopped, a Required request on server {host} did not get the session within {LockCheckLimit.TotalSeconds} s: {reply}");
+                        return;
                     }
+
+                    Interlocked.Increment(ref failed);
+                    lock (ledger)
+                    {
+                        // A lock already reported at an earlier quiet point may still be there (it lives until its TTL): report it once.
+                        if (DateTime.UtcNow - ledger.LockFailureReportedAt < ExecutionTimeout + TimeSpan.FromSeconds(2))
+                        {
+                            Interlocked.Increment(ref stillLocked);
+                            return;
+                        }
+
+                        ledger.LockFailureReportedAt = DateTime.UtcNow;
+                    }
+
+                    Violate("no lock outlives its request", ledger.Name,
+                        $"{when}, t={at.TotalSeconds:0.000}s: once traffic stopped, a Required request on server {host} did not get the session within {LockCheckLimit.TotalSeconds} s: {reply}. " +
+                        $"The session's last requests (by send time): {ledger.LastRequests}. Redis faults around them: {FaultsAround(ledger)}");
                 }));
             }
 
-            _output.WriteLine($"lock check: {all.Length} session ids (current and retired), slowest Required request {slowest.TotalMilliseconds:0} ms");
+            _output.WriteLine($"{when}: traffic stopped {settle.Elapsed.TotalMilliseconds:0} ms after the last client finished; {all.Length} session ids taken, slowest {slowest.TotalMilliseconds:0} ms, {failed} not within {LockCheckLimit.TotalSeconds} s ({stillLocked} of them already reported)");
+        }
 
+        private string FaultsAround(Ledger ledger)
+        {
+            var history = ledger.History.ToArray();
+            if (history.Length == 0)
+            {
+                return "none";
+            }
+
+            var from = history.Min(h => h.At) - TimeSpan.FromSeconds(0.6);
+            var to = history.Max(h => h.At) + TimeSpan.FromSeconds(0.1);
+            lock (_faultLog)
+            {
+                var around = _faultLog.Where(f => f.At >= from && f.At <= to).Select(f => $"t={f.At.TotalSeconds:0.000}s {f.What}").ToArray();
+                return around.Length == 0 ? "none" : string.Join(", ", around);
+            }
+        }
+
+        /// <summary>The end checks, after the last quiet point (traffic stopped, every lock free within 1 s): counters; writers; keys.</summary>
+        public async Task CheckAtEndAsync()
+        {
+            // The last quiet point ran the lock check once traffic stopped.
             // Counters: acknowledged ≤ counter ≤ acknowledged + unknown; nothing a failed request changed was saved.
             foreach (var slot in _slots)
             {
@@ -555,14 +625,14 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                 case FaultOpKind.RequiredRead:
                 {
                     var reply = await SendAsync(op.Host, HttpMethod.Get, "/get-required?key=w", ledger.Id, op.Cancel, op.CancelMs);
-                    Record("required read", reply);
+                    Record("required read", reply, ledger, op.ToString());
                     break;
                 }
 
                 case FaultOpKind.Throw:
                 {
                     var reply = await SendAsync(op.Host, HttpMethod.Post, $"/faults/rand/throw?ms={op.EndpointMs}", ledger.Id, op.Cancel, op.CancelMs);
-                    Record("throw", reply);
+                    Record("throw", reply, ledger, op.ToString());
                     if (reply.Is2xx)
                     {
                         Violate("failed endpoint not saved", ledger.Name, $"an endpoint that threw was answered {reply} ({op})");
@@ -571,10 +641,11 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                     break;
                 }
 
-                case FaultOpKind.BadValue:
+                case FaultOpKind.BadValue or FaultOpKind.BadValueRegenerate:
                 {
-                    var reply = await SendAsync(op.Host, HttpMethod.Post, $"/faults/rand/bad-value?bytes={MaxValueBytes}&regenerate={(op.Variant == 1 ? "true" : "false")}", ledger.Id, op.Cancel, op.CancelMs);
-                    Record(op.Variant == 1 ? "bad value + regenerate" : "bad value", reply);
+                    var regenerate = op.Kind == FaultOpKind.BadValueRegenerate;
+                    var reply = await SendAsync(op.Host, HttpMethod.Post, $"/faults/rand/bad-value?bytes={MaxValueBytes}&regenerate={(regenerate ? "true" : "false")}", ledger.Id, op.Cancel, op.CancelMs);
+                    Record(regenerate ? "bad value + regenerate" : "bad value", reply, ledger, op.ToString());
                     if (reply.Is2xx)
                     {
                         Violate("unserializable value not saved", ledger.Name, $"a write-back that cannot serialize was answered {reply} ({op})");
@@ -586,7 +657,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                 case FaultOpKind.Disabled:
                 {
                     var reply = await SendAsync(op.Host, HttpMethod.Get, "/disabled", ledger.Id, op.Cancel, op.CancelMs);
-                    Record("disabled", reply);
+                    Record("disabled", reply, ledger, op.ToString());
                     break;
                 }
             }
@@ -607,7 +678,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             }
 
             var reply = await SendAsync(host, HttpMethod.Post, $"/faults/rand/increment?ms={endpointMs}{(flush ? "&flush=true" : "")}", ledger.Id, cancel, cancelMs);
-            Record("increment, cancel " + cancel, reply);
+            Record("increment, cancel " + cancel, reply, ledger, op);
             Account(ledger, reply, ackedBefore, op, "increment");
             return reply;
         }
@@ -677,7 +748,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             }
 
             var reply = await SendAsync(op.Host, HttpMethod.Get, "/faults/rand/state", ledger.Id, op.Cancel == FaultCancel.Endpoint ? FaultCancel.Acquire : op.Cancel, op.CancelMs);
-            Record("read-only, cancel " + op.Cancel, reply);
+            Record("read-only, cancel " + op.Cancel, reply, ledger, op.ToString());
             if (!reply.Is2xx || !reply.Complete)
             {
                 return;
@@ -741,7 +812,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             }
 
             var reply = await SendAsync(op.Host, HttpMethod.Post, $"/faults/rand/regenerate-increment?ms={op.EndpointMs}", old.Id, op.Cancel, op.CancelMs);
-            Record("regenerate + increment, cancel " + op.Cancel, reply);
+            Record("regenerate + increment, cancel " + op.Cancel, reply, old, op.ToString());
             if (reply.Overlap is not null)
             {
                 Violate("never two Required executions at once", old.Name, $"RegenerateId saw another Required request inside ({op}): {reply}");
@@ -785,7 +856,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             await IncrementAsync(moved, (op.Host + 1) % Hosts.Length, 0, FaultCancel.None, 0, op + " (after RegenerateId)");
             await ReadAsync(moved, op with { Cancel = FaultCancel.None, CancelMs = 0 });
             var gone = await SendAsync(op.Host, HttpMethod.Get, "/faults/rand/state", old.Id, FaultCancel.None, 0);
-            Record("read of the id given up by RegenerateId", gone);
+            Record("read of the id given up by RegenerateId", gone, old, op.ToString());
             if (gone.Is2xx && gone.Complete && JsonSerializer.Deserialize<FaultEndpoints.RandomizedStateView>(gone.Body, Json) is { IsNew: false } stale)
             {
                 Violate("RegenerateId", old.Name, $"the old id still holds a session after RegenerateId answered 2xx (counter {stale.Counter}) ({op})");
@@ -802,7 +873,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             }
 
             var reply = await SendAsync(op.Host, HttpMethod.Post, "/abandon", old.Id, op.Cancel, op.CancelMs);
-            Record("abandon, cancel " + op.Cancel, reply);
+            Record("abandon, cancel " + op.Cancel, reply, old, op.ToString());
             var applied = Classify(reply);
             if (applied == Applied.No)
             {
@@ -817,7 +888,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             if (applied == Applied.Yes)
             {
                 var gone = await SendAsync((op.Host + 1) % Hosts.Length, HttpMethod.Get, "/faults/rand/state", old.Id, FaultCancel.None, 0);
-                Record("read of an abandoned id", gone);
+                Record("read of an abandoned id", gone, old, op.ToString());
                 if (gone.Is2xx && gone.Complete && JsonSerializer.Deserialize<FaultEndpoints.RandomizedStateView>(gone.Body, Json) is { IsNew: false } stale)
                 {
                     Violate("Abandon", old.Name, $"the session is still there after Abandon answered 2xx (counter {stale.Counter}) ({op})");
@@ -843,6 +914,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                         Violate("counter", ledger.Name, $"a new session's first increment answered counter {reply.Counter} ({why})");
                     }
 
+                    ledger.Note(_clock.Elapsed - reply.Elapsed, $"created ({why}): {reply}");
                     Add(ledger);
                     slot.Current = ledger;
                     return;
@@ -940,24 +1012,36 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
         }
 
         /// <summary>Seeded CLIENT PAUSE (50-500 ms) and kills of the servers' subscriber connections until stopped.</summary>
-        private async Task InjectFaultsAsync(RedisServer redis, CancellationToken stop)
+        private async Task InjectFaultsAsync(RedisServer redis, int round, CancellationToken stop)
         {
-            var random = new Random(unchecked((_seed * 31) + 7));
+            var random = new Random(unchecked((_seed * 31) + round));
             while (!stop.IsCancellationRequested)
             {
                 try
                 {
-                    await Task.Delay(random.Next(150, 700), stop);
+                    await Task.Delay(random.Next(50, 350), stop);
                 }
                 catch (OperationCanceledException)
                 {
                     return;
                 }
 
-                if (random.Next(100) < 70)
+                var pause = random.Next(100) < 70;
+                if (pause ? !_injected.Pauses : !_injected.SubscriberKills)
+                {
+                    continue;
+                }
+
+                if (pause)
                 {
                     var ms = random.Next(50, 501);
+                    var at = _clock.Elapsed;
                     await redis.CommandAsync("CLIENT", "PAUSE", ms.ToString(CultureInfo.InvariantCulture), "ALL");
+                    lock (_faultLog)
+                    {
+                        _faultLog.Add((at, $"CLIENT PAUSE {ms} ms"));
+                    }
+
                     Interlocked.Increment(ref _pauses);
                     Interlocked.Add(ref _pausedMs, ms);
                     await Task.Delay(ms + 20, CancellationToken.None); // the pause ends before the next fault (or the end checks)
@@ -996,6 +1080,11 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             }
 
             Interlocked.Add(ref _subscriberKills, killed);
+            lock (_faultLog)
+            {
+                _faultLog.Add((_clock.Elapsed, $"killed {killed} subscriber connections"));
+            }
+
             if (killed == 0)
             {
                 Interlocked.Increment(ref _killRoundsWithoutSubscriber);
@@ -1060,8 +1149,9 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             return cookie?.Split(';')[0][(SessionClient.CookieName.Length + 1)..];
         }
 
-        private void Record(string kind, Reply reply)
+        private void Record(string kind, Reply reply, Ledger? ledger = null, string? op = null)
         {
+            ledger?.Note(_clock.Elapsed - reply.Elapsed, $"{kind} ({op}): {reply}");
             var key = kind + ": " + (!reply.Sent ? "not sent" : reply.Status is { } s ? s.ToString(CultureInfo.InvariantCulture) + (reply.Complete ? "" : " cut off") : "no answer");
             _outcomes.AddOrUpdate(key, 1, (_, n) => n + 1);
         }
