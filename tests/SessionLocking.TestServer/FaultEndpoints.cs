@@ -141,11 +141,12 @@ public static class FaultEndpoints
             }
         });
 
-        // Counter + 1, then a new id for the session: the increment must move with it.
-        app.MapPost("/faults/rand/regenerate-increment", async (HttpContext context, WriterTracker tracker, int? ms) =>
+        // Counter + 1, then a new id for the session: the increment must move with it. untracked=true: a slow one
+        // meant to outlive its lock (its overlap with the request that force-released it is expected).
+        app.MapPost("/faults/rand/regenerate-increment", async (HttpContext context, WriterTracker tracker, int? ms, bool? untracked) =>
         {
             var session = context.GetSessionState();
-            using (tracker.Enter(session.SessionID, writer: true))
+            using (untracked == true ? null : tracker.Enter(session.SessionID, writer: true))
             {
                 var value = session.Get<int>("counter");
                 if (ms is > 0)

@@ -18,6 +18,13 @@ internal enum FaultOpKind
     /// <summary>Counter + 1 and RegenerateId in one request, then an increment on the new id (a barrier on the session).</summary>
     RegenerateIncrement,
 
+    /// <summary>
+    /// A RegenerateId (with an increment) that outlives its lock: a second request force-releases it after the
+    /// execution timeout and increments; the slow one must then change nothing, under either id (a barrier on the
+    /// session). Two per plan, placed, not drawn: each takes longer than the execution timeout.
+    /// </summary>
+    SlowRegenerate,
+
     /// <summary>Abandon; the session starts over (a barrier on the session).</summary>
     Abandon,
 
@@ -76,6 +83,9 @@ internal static class FaultPlan
 {
     public const int AnonymousVariants = 5;
 
+    /// <summary>Where the two slow RegenerateIds go: early in one stretch between quiet points, so they overlap.</summary>
+    private static readonly int[] SlowRegeneratePositions = [260, 270];
+
     private static readonly (FaultOpKind Kind, int Weight)[] Weights =
     [
         (FaultOpKind.Increment, 44),
@@ -131,6 +141,14 @@ internal static class FaultPlan
                 _ => new FaultOp(i, slot, host, kind, FaultCancel.None, 0, 0, 0, random.Next(AnonymousVariants)),
             };
             plan.Add(uncancelled.Contains(op.Cancel) ? op with { Cancel = FaultCancel.None, CancelMs = 0, HolderMs = 0 } : op);
+        }
+
+        foreach (var index in SlowRegeneratePositions.Where(i => i < count && !skipped.Contains(FaultOpKind.SlowRegenerate)))
+        {
+            // On different sessions (slow ones on one session would run one after the other).
+            var slot = (SlowRegeneratePositions[0] + (index - SlowRegeneratePositions[0] == 0 ? 0 : 1) + seed) % slots;
+            slot = slot < 0 ? slot + slots : slot;
+            plan[index] = plan[index] with { Kind = FaultOpKind.SlowRegenerate, Slot = slot, Cancel = FaultCancel.None, EndpointMs = 0, CancelMs = 0, HolderMs = 0, Variant = 0 };
         }
 
         return plan;

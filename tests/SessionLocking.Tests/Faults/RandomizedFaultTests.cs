@@ -57,7 +57,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
     private const int MaxValueBytes = 4096;
     private static readonly TimeSpan ExecutionTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan LockWaitTimeout = TimeSpan.FromSeconds(0.8);
-    private static readonly TimeSpan RunCap = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan RunCap = TimeSpan.FromSeconds(24);
     private static readonly TimeSpan LockCheckLimit = TimeSpan.FromSeconds(1);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -163,8 +163,8 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
 
         public void Note(TimeSpan at, string what)
         {
-            History.Enqueue((at, what.Length > 160 ? what[..160] + "…" : what));
-            while (History.Count > 6)
+            History.Enqueue((at, what.Length > 150 ? what[..150] + "…" : what));
+            while (History.Count > 10)
             {
                 History.TryDequeue(out _);
             }
@@ -231,10 +231,16 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
     private sealed class HostProbe
     {
         public int InFlight;
+        public readonly ConcurrentDictionary<HttpContext, (Stopwatch Since, string What)> Running = new();
+
+        /// <summary>The requests running now: path, cookie, age, and whether the server knows the client left.</summary>
+        public IEnumerable<string> Describe() =>
+            Running.Select(r => $"{r.Value.What} running {r.Value.Since.ElapsedMilliseconds} ms, client gone: {r.Key.RequestAborted.IsCancellationRequested}");
 
         public void Install(WebApplication app) => app.Use(async (context, next) =>
         {
             Interlocked.Increment(ref InFlight);
+            Running[context] = (Stopwatch.StartNew(), $"{context.Request.Method} {context.Request.Path}{context.Request.QueryString} cookie {context.Request.Cookies[SessionClient.CookieName] ?? "none"}");
             try
             {
                 await next(context);
@@ -248,6 +254,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             }
             finally
             {
+                Running.TryRemove(context, out _);
                 Interlocked.Decrement(ref InFlight);
             }
         });
@@ -423,8 +430,16 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
         private async Task QuietPointAsync(string when)
         {
             var settle = Stopwatch.StartNew();
+            var described = false;
             while (_probes.Any(p => Volatile.Read(ref p.InFlight) > 0) && settle.Elapsed < TimeSpan.FromSeconds(15))
             {
+                if (!described && settle.Elapsed > TimeSpan.FromMilliseconds(300))
+                {
+                    // Not an invariant (a request whose client left may finish its work), but worth seeing.
+                    described = true;
+                    _output.WriteLine($"{when}: still running 300 ms after the last client finished: {string.Join("; ", _probes.SelectMany(p => p.Describe()))}");
+                }
+
                 await Task.Delay(10);
             }
 
@@ -433,6 +448,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                 Violate("traffic stops", "-", $"{when}: requests still running 15 s after the last client finished: {string.Join(", ", _probes.Select(p => p.InFlight))}");
             }
 
+            var settled = settle.Elapsed;
             Ledger[] all;
             lock (_ledgers)
             {
@@ -448,7 +464,16 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                 await Task.WhenAll(batch.Select(async (ledger, i) =>
                 {
                     var host = (ledger.Generation + i) % Hosts.Length;
-                    var reply = await SendAsync(host, HttpMethod.Get, "/get-required?key=w", ledger.Id, FaultCancel.None, 0, LockCheckLimit);
+                    // Within 1 s in all: a 503 (the server's own wait limit is shorter) is asked again while time is left.
+                    var budget = Stopwatch.StartNew();
+                    Reply reply;
+                    do
+                    {
+                        reply = await SendAsync(host, HttpMethod.Get, "/get-required?key=w", ledger.Id, FaultCancel.None, 0, LockCheckLimit - budget.Elapsed);
+                    }
+                    while (reply.Status == 503 && budget.Elapsed < LockCheckLimit - TimeSpan.FromMilliseconds(20));
+
+                    reply = reply with { Elapsed = budget.Elapsed };
                     lock (all)
                     {
                         slowest = reply.Elapsed > slowest ? reply.Elapsed : slowest;
@@ -478,7 +503,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                 }));
             }
 
-            _output.WriteLine($"{when}: traffic stopped {settle.Elapsed.TotalMilliseconds:0} ms after the last client finished; {all.Length} session ids taken, slowest {slowest.TotalMilliseconds:0} ms, {failed} not within {LockCheckLimit.TotalSeconds} s ({stillLocked} of them already reported)");
+            _output.WriteLine($"{when}: traffic stopped {settled.TotalMilliseconds:0} ms after the last client finished; {all.Length} session ids taken, slowest {slowest.TotalMilliseconds:0} ms, {failed} not within {LockCheckLimit.TotalSeconds} s ({stillLocked} of them already reported)");
         }
 
         private string FaultsAround(Ledger ledger)
@@ -582,6 +607,13 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                     await using (await slot.ExclusiveAsync())
                     {
                         await RegenerateAsync(slot, op);
+                    }
+
+                    return;
+                case FaultOpKind.SlowRegenerate:
+                    await using (await slot.ExclusiveAsync())
+                    {
+                        await SlowRegenerateAsync(slot, op);
                     }
 
                     return;
@@ -860,6 +892,78 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             if (gone.Is2xx && gone.Complete && JsonSerializer.Deserialize<FaultEndpoints.RandomizedStateView>(gone.Body, Json) is { IsNew: false } stale)
             {
                 Violate("RegenerateId", old.Name, $"the old id still holds a session after RegenerateId answered 2xx (counter {stale.Counter}) ({op})");
+            }
+        }
+
+        /// <summary>
+        /// A RegenerateId that outlives its lock: it keeps the session past the execution timeout, a second request
+        /// (on the other server when there are two) force-releases it and increments. The slow request's write-back
+        /// is rejected (409): then nothing of it may be stored, not under the old id (the counter shows) and not
+        /// under the new id its cookie names.
+        /// </summary>
+        private async Task SlowRegenerateAsync(Slot slot, FaultOp op)
+        {
+            var old = slot.Current;
+            if (old is null)
+            {
+                return;
+            }
+
+            long ackedBefore;
+            lock (old)
+            {
+                ackedBefore = old.Acked;
+                old.Sent++;
+            }
+
+            var slowMs = (int)(ExecutionTimeout + TimeSpan.FromMilliseconds(500)).TotalMilliseconds;
+            var slow = SendAsync(op.Host, HttpMethod.Post, $"/faults/rand/regenerate-increment?ms={slowMs}&untracked=true", old.Id, FaultCancel.None, 0);
+            await Task.Delay(ExecutionTimeout - TimeSpan.FromMilliseconds(500));
+            long waiterAckedBefore;
+            lock (old)
+            {
+                waiterAckedBefore = old.Acked;
+                old.Sent++;
+            }
+
+            var waiter = await SendAsync((op.Host + 1) % Hosts.Length, HttpMethod.Post, "/faults/rand/increment?ms=0", old.Id, FaultCancel.None, 0);
+            var reply = await slow;
+            Record("slow regenerate + increment", reply, old, op.ToString());
+            Record("increment that force-releases the slow RegenerateId", waiter, old, op.ToString());
+            if (reply.Is2xx)
+            {
+                // The slow one kept its lock after all (the waiter gave up first, e.g. the slow one had to queue): the
+                // session moved; the waiter's increment may have found the old id gone. Start over rather than guess.
+                lock (old)
+                {
+                    old.Unknown += 2;
+                    old.Retired = true;
+                }
+
+                // Not an invariant: the waiter's own wait limit may end before the slow lock's age reaches the timeout.
+                _output.WriteLine($"note: the slow RegenerateId kept its lock ({reply}); the request meant to force-release it: {waiter} ({op})");
+                await NewSessionAsync(slot, op.Host, op + " after a slow RegenerateId");
+                return;
+            }
+
+            Account(old, waiter, waiterAckedBefore, op + " (force-releases the slow RegenerateId)", "increment");
+            if (Classify(reply) == Applied.Unknown)
+            {
+                lock (old)
+                {
+                    old.Unknown++;
+                }
+            }
+
+            if (!string.IsNullOrEmpty(reply.Cookie) && reply.Cookie != old.Id)
+            {
+                var moved = await SendAsync(op.Host, HttpMethod.Get, "/faults/rand/state", reply.Cookie, FaultCancel.None, 0);
+                Record("read of the new id of a rejected RegenerateId", moved, old, op.ToString());
+                if (moved.Is2xx && moved.Complete && JsonSerializer.Deserialize<FaultEndpoints.RandomizedStateView>(moved.Body, Json) is { IsNew: false } stored)
+                {
+                    Violate("RegenerateId fenced", old.Name,
+                        $"a RegenerateId whose lock was force-released was answered {reply}, yet the session was stored under the new id {reply.Cookie} (counter {stored.Counter}, a copy taken before the increment that force-released it: {waiter}) ({op})");
+                }
             }
         }
 
