@@ -34,6 +34,12 @@ internal enum FaultOpKind
     /// <summary>The same, with RegenerateId: the move to the new id fails to serialize; nothing saved, lock released.</summary>
     BadValueRegenerate,
 
+    /// <summary>
+    /// A Required request whose response an earlier middleware of the application has already started (a streaming
+    /// prologue): the session middleware cannot register its cookie callback; whatever it answers, the lock must not stay.
+    /// </summary>
+    ResponseStartedEarly,
+
     /// <summary>A Disabled request carrying the session's cookie (keep-alive only).</summary>
     Disabled,
 
@@ -96,7 +102,8 @@ internal static class FaultPlan
         (FaultOpKind.Abandon, 3),
         (FaultOpKind.BadValue, 2),
         (FaultOpKind.BadValueRegenerate, 2),
-        (FaultOpKind.Disabled, 8),
+        (FaultOpKind.ResponseStartedEarly, 1),
+        (FaultOpKind.Disabled, 7),
         (FaultOpKind.Anonymous, 10),
     ];
 
@@ -137,6 +144,7 @@ internal static class FaultPlan
                 FaultOpKind.RequiredRead or FaultOpKind.Read => WithCancel(i, slot, host, kind, random, allowWaiting: false),
                 FaultOpKind.RegenerateIncrement or FaultOpKind.Abandon => WithCancel(i, slot, host, kind, random, allowWaiting: false),
                 FaultOpKind.BadValue or FaultOpKind.BadValueRegenerate => WithCancel(i, slot, host, kind, random, allowWaiting: false),
+                FaultOpKind.ResponseStartedEarly => new FaultOp(i, slot, host, kind, FaultCancel.None, 0, 0, 0, 0),
                 FaultOpKind.Disabled => new FaultOp(i, slot, host, kind, random.Next(5) == 0 ? FaultCancel.Acquire : FaultCancel.None, 0, random.Next(1, 6), 0, 0),
                 _ => new FaultOp(i, slot, host, kind, FaultCancel.None, 0, 0, 0, random.Next(AnonymousVariants)),
             };

@@ -56,7 +56,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
     private const int MaxInFlightPerSlot = 4;
     private const int MaxValueBytes = 4096;
     private static readonly TimeSpan ExecutionTimeout = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan LockWaitTimeout = TimeSpan.FromSeconds(0.8);
+    private static readonly TimeSpan LockWaitTimeout = TimeSpan.FromSeconds(0.6);
     private static readonly TimeSpan RunCap = TimeSpan.FromSeconds(24);
     private static readonly TimeSpan LockCheckLimit = TimeSpan.FromSeconds(1);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -227,9 +227,13 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Counts the requests running on one server (outside the session middleware) and maps a lost lock to 409.</summary>
+    /// <summary>
+    /// Counts the requests running on one server (outside the session middleware), maps a lost lock to 409, and
+    /// starts the response before the session middleware runs when a request asks for it (<see cref="StartEarlyHeader"/>).
+    /// </summary>
     private sealed class HostProbe
     {
+        public const string StartEarlyHeader = "X-Start-Response-Early";
         public int InFlight;
         public readonly ConcurrentDictionary<HttpContext, (Stopwatch Since, string What)> Running = new();
 
@@ -243,6 +247,12 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             Running[context] = (Stopwatch.StartNew(), $"{context.Request.Method} {context.Request.Path}{context.Request.QueryString} cookie {context.Request.Cookies[SessionClient.CookieName] ?? "none"}");
             try
             {
+                if (context.Request.Headers.ContainsKey(StartEarlyHeader))
+                {
+                    context.Response.ContentType = "text/plain";
+                    await context.Response.StartAsync();
+                }
+
                 await next(context);
             }
             catch (SessionLockLostException) when (!context.Response.HasStarted)
@@ -683,6 +693,13 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                         Violate("unserializable value not saved", ledger.Name, $"a write-back that cannot serialize was answered {reply} ({op})");
                     }
 
+                    break;
+                }
+
+                case FaultOpKind.ResponseStartedEarly:
+                {
+                    var reply = await SendAsync(op.Host, HttpMethod.Get, "/get-required?key=w", ledger.Id, FaultCancel.None, 0, startEarly: true);
+                    Record("Required, response started early", reply, ledger, op.ToString());
                     break;
                 }
 
@@ -1196,9 +1213,14 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
         }
 
         /// <summary>Sends one request the way a browser would (the cookie by hand), giving up where the plan says.</summary>
-        private async Task<Reply> SendAsync(int host, HttpMethod method, string path, string? sessionId, FaultCancel cancel, int cancelMs, TimeSpan? timeout = null)
+        private async Task<Reply> SendAsync(int host, HttpMethod method, string path, string? sessionId, FaultCancel cancel, int cancelMs, TimeSpan? timeout = null, bool startEarly = false)
         {
             using var request = new HttpRequestMessage(method, path);
+            if (startEarly)
+            {
+                request.Headers.Add(HostProbe.StartEarlyHeader, "1");
+            }
+
             if (sessionId is not null)
             {
                 request.Headers.Add("Cookie", $"{SessionClient.CookieName}={sessionId}");
