@@ -101,9 +101,9 @@ internal static class FaultPlan
         (FaultOpKind.RegenerateIncrement, 5),
         (FaultOpKind.Abandon, 3),
         (FaultOpKind.BadValue, 2),
-        (FaultOpKind.BadValueRegenerate, 2),
+        (FaultOpKind.BadValueRegenerate, 1),
         (FaultOpKind.ResponseStartedEarly, 1),
-        (FaultOpKind.Disabled, 7),
+        (FaultOpKind.Disabled, 8),
         (FaultOpKind.Anonymous, 10),
     ];
 
