@@ -16,13 +16,18 @@ namespace SessionLocking.Tests.Faults;
 
 /// <summary>
 /// The randomized fault test of "Airtight lock lifecycle": a seeded plan of operations (increments, reads,
-/// failing endpoints, RegenerateId, Abandon, unserializable values, Disabled and anonymous requests), each with a
-/// cancellation point (none, before send, while the lock is taken, while queued behind a slow holder, during the
-/// endpoint, during the write-back), run by concurrent lanes over a small pool of sessions; on Redis two servers
-/// share one redis-server while CLIENT PAUSE (50-500 ms) and kills of the subscriber connections are injected.
+/// Required reads, failing endpoints, RegenerateId with an increment, Abandon, unserializable values with and without
+/// RegenerateId, a RegenerateId that outlives its lock, a Required request whose response the application started
+/// early, Disabled and anonymous requests), each with a cancellation point (none, before send, while the lock is
+/// taken, queued behind a slow holder, during the endpoint, during the write-back), run by 16 concurrent lanes over
+/// 24 sessions (at most 4 requests of one session in flight; RegenerateId and Abandon run alone on their session),
+/// on the in-memory store (one Kestrel host) and on Redis (two Kestrel hosts, one redis-server) while CLIENT PAUSE
+/// (50-500 ms) and kills of the subscriber connections are injected. Every 250 operations traffic stops for a
+/// quiet point.
 /// </summary>
 /// <remarks>
-/// Invariants, checked while running and at the end (every violation names the invariant, session and seed):
+/// Invariants, checked while running, at every quiet point and at the end (every violation names the invariant,
+/// store, session, the session's last requests, and the seed):
 /// <list type="bullet">
 /// <item>writers: never two Required executions of one session at once (WriterTracker, and each endpoint reports
 /// the overlap it saw);</item>
@@ -31,17 +36,21 @@ namespace SessionLocking.Tests.Faults;
 /// <c>acknowledged ≤ counter ≤ acknowledged + unknown</c>, where unknown are increments whose client left or got a
 /// 500 (they may or may not have applied) and increments cancelled before sending or answered 409/429/503 count
 /// as not applied; nothing a failing endpoint or an unserializable value changed is ever saved; a session is
-/// never lost (a ReadOnly view never says new, an increment never gets a new cookie);</item>
-/// <item>locks: once traffic stops (no request running on any server), every session ever used, current or
+/// never lost (a ReadOnly view never says new, an increment never gets a new cookie); RegenerateId moves the
+/// counter and leaves nothing under the old id; Abandon leaves nothing;</item>
+/// <item>fencing: a RegenerateId whose lock was force-released stores nothing under its new id;</item>
+/// <item>locks: at every quiet point (no request running on any server), every session id ever used, current or
 /// retired, is taken by a Required request within 1 s: no lock outlives its request;</item>
 /// <item>keys (Redis): requests that store nothing (anonymous Required and ReadOnly, failing, unserializable,
-/// forged unknown id) leave no key in Redis;</item>
+/// forged unknown id) leave no key in Redis (the session ids among the keys, by SCAN, before and after);</item>
 /// <item>cookies: a request that stores nothing and succeeds gets no cookie.</item>
 /// </list>
-/// Environment: <c>SESSIONLOCKING_FAULT_SEED</c> replays a seed (the plan is the same; the interleaving of
-/// the concurrent lanes is not, so a timing-dependent failure may need a few runs), <c>SESSIONLOCKING_FAULT_OPS</c>
-/// is the number of operations per store (default 1,200), <c>SESSIONLOCKING_FAULT_SKIP</c> a comma-separated list
-/// of <see cref="FaultOpKind"/> names left out of the plan (diagnosis only: it changes the plan).
+/// Environment: <c>SESSIONLOCKING_FAULT_SEED</c> replays a seed (the plan and the Redis fault schedule are the same;
+/// the interleaving of the concurrent lanes is not, so a timing-dependent failure may need a few runs),
+/// <c>SESSIONLOCKING_FAULT_OPS</c> is the number of operations per store (default 1,200),
+/// <c>SESSIONLOCKING_FAULT_SKIP</c> (diagnosis only: it changes the plan) a comma-separated list of
+/// <see cref="FaultOpKind"/> names left out, <see cref="FaultCancel"/> names replaced by no cancellation, and
+/// <c>Pause</c> / <c>SubscriberKill</c> for Redis faults not injected.
 /// </remarks>
 [Collection(SerialFaults.Name)]
 public sealed class RandomizedFaultTests(ITestOutputHelper output)
