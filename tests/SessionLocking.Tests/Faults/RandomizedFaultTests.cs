@@ -38,7 +38,8 @@ namespace SessionLocking.Tests.Faults;
 /// as not applied; nothing a failing endpoint or an unserializable value changed is ever saved; a session is
 /// never lost (a ReadOnly view never says new, an increment never gets a new cookie); RegenerateId moves the
 /// counter and leaves nothing under the old id; Abandon leaves nothing;</item>
-/// <item>fencing: a RegenerateId whose lock was force-released stores nothing under its new id;</item>
+/// <item>fencing: a RegenerateId whose lock was force-released stores nothing under its new id, and a RegenerateId
+/// answered non-2xx sends no cookie for a new id;</item>
 /// <item>locks: at every quiet point (no request running on any server), every session id ever used, current or
 /// retired, is taken by a Required request within 1 s: no lock outlives its request;</item>
 /// <item>keys (Redis): requests that store nothing (anonymous Required and ReadOnly, failing, unserializable,
@@ -699,6 +700,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                     var regenerate = op.Kind == FaultOpKind.BadValueRegenerate;
                     var reply = await SendAsync(op.Host, HttpMethod.Post, $"/faults/rand/bad-value?bytes={MaxValueBytes}&regenerate={(regenerate ? "true" : "false")}", ledger.Id, op.Cancel, op.CancelMs);
                     Record(regenerate ? "bad value + regenerate" : "bad value", reply, ledger, op.ToString());
+                    CheckNoNewIdOnFailure(ledger, reply, op.ToString());
                     if (reply.Is2xx)
                     {
                         Violate("unserializable value not saved", ledger.Name, $"a write-back that cannot serialize was answered {reply} ({op})");
@@ -873,6 +875,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
 
             var reply = await SendAsync(op.Host, HttpMethod.Post, $"/faults/rand/regenerate-increment?ms={op.EndpointMs}", old.Id, op.Cancel, op.CancelMs);
             Record("regenerate + increment, cancel " + op.Cancel, reply, old, op.ToString());
+            CheckNoNewIdOnFailure(old, reply, op.ToString());
             if (reply.Overlap is not null)
             {
                 Violate("never two Required executions at once", old.Name, $"RegenerateId saw another Required request inside ({op}): {reply}");
@@ -975,6 +978,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
             }
 
             Account(old, waiter, waiterAckedBefore, op + " (force-releases the slow RegenerateId)", "increment");
+            CheckNoNewIdOnFailure(old, reply, op.ToString());
             if (Classify(reply) == Applied.Unknown)
             {
                 lock (old)
@@ -992,6 +996,19 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                     Violate("RegenerateId fenced", old.Name,
                         $"a RegenerateId whose lock was force-released was answered {reply}, yet the session was stored under the new id {reply.Cookie} (counter {stored.Counter}, a copy taken before the increment that force-released it: {waiter}) ({op})");
                 }
+            }
+        }
+
+        /// <summary>
+        /// A RegenerateId that failed (non-2xx) stored nothing under its new id, so its answer must not hand that id
+        /// out: a browser follows a cookie whatever the status, and would leave its session.
+        /// </summary>
+        private void CheckNoNewIdOnFailure(Ledger ledger, Reply reply, string op)
+        {
+            if (reply.Status is { } status && !reply.Is2xx && !string.IsNullOrEmpty(reply.Cookie) && reply.Cookie != ledger.Id)
+            {
+                Violate("failed RegenerateId hands out no new id", ledger.Name,
+                    $"a RegenerateId answered {status} carries a session cookie for the new id {reply.Cookie} ({op}): {reply}");
             }
         }
 
@@ -1289,7 +1306,8 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
         private void Record(string kind, Reply reply, Ledger? ledger = null, string? op = null)
         {
             ledger?.Note(_clock.Elapsed - reply.Elapsed, $"{kind} ({op}): {reply}");
-            var key = kind + ": " + (!reply.Sent ? "not sent" : reply.Status is { } s ? s.ToString(CultureInfo.InvariantCulture) + (reply.Complete ? "" : " cut off") : "no answer");
+            var key = kind + ": " + (!reply.Sent ? "not sent" : reply.Status is { } s ? s.ToString(CultureInfo.InvariantCulture) + (reply.Complete ? "" : " cut off") : "no answer")
+                      + (reply.Cookie is null ? "" : reply.Cookie.Length == 0 ? " +cookie deleted" : " +cookie");
             _outcomes.AddOrUpdate(key, 1, (_, n) => n + 1);
         }
 
