@@ -77,4 +77,119 @@ public static class FaultEndpoints
     }
 
     public sealed record CounterView(int Counter, bool IsNew);
+
+    /// <summary>Set by the randomized fault test's endpoints when a second writer of the session was inside at once.</summary>
+    public const string OverlapHeader = "X-Writer-Overlap";
+
+    /// <summary>
+    /// Endpoints of the randomized fault test (tests/SessionLocking.Tests/Faults/RandomizedFaultTests.cs). Every
+    /// Required one is tracked as a writer for its whole run and reports, in <see cref="OverlapHeader"/>, when it
+    /// saw another writer of its session inside. Delays ignore the client: a request whose client left runs on.
+    /// </summary>
+    public static IEndpointRouteBuilder MapRandomizedFaultEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Read-modify-write of "counter" after ms of work. flush=true sends and flushes a body first, so the
+        // write-back runs after the response has started (a client can leave during it); the body is then
+        // complete only if the write-back succeeded.
+        app.MapPost("/faults/rand/increment", async (HttpContext context, WriterTracker tracker, int? ms, bool? flush) =>
+        {
+            var session = context.GetSessionState();
+            using (tracker.Enter(session.SessionID, writer: true))
+            {
+                var overlap = tracker.WritersInside(session.SessionID) > 1;
+                var value = session.Get<int>("counter");
+                await Task.Yield();
+                if (ms is > 0)
+                {
+                    await Task.Delay(ms.Value, CancellationToken.None);
+                }
+
+                overlap |= tracker.WritersInside(session.SessionID) > 1;
+                session.Set("counter", value + 1);
+                context.Response.Headers[CounterHeader] = (value + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (overlap)
+                {
+                    context.Response.Headers[OverlapHeader] = session.SessionID;
+                }
+
+                if (flush == true)
+                {
+                    context.Response.ContentType = "text/plain";
+                    await context.Response.Body.WriteAsync("flushed"u8.ToArray(), CancellationToken.None);
+                    await context.Response.Body.FlushAsync(CancellationToken.None);
+                    return Results.Empty;
+                }
+
+                return Results.Ok();
+            }
+        });
+
+        // Changes the session (counter + 1 and a "poison" item), then fails: none of it may ever be saved.
+        app.MapPost("/faults/rand/throw", async (HttpContext context, WriterTracker tracker, int? ms) =>
+        {
+            var session = context.GetSessionState();
+            using (tracker.Enter(session.SessionID, writer: true))
+            {
+                session.Set("counter", session.Get<int>("counter") + 1);
+                session.Set("poison", "written by an endpoint that then failed");
+                if (ms is > 0)
+                {
+                    await Task.Delay(ms.Value, CancellationToken.None);
+                }
+
+                throw new InvalidOperationException("The randomized fault test's endpoint failed on purpose.");
+            }
+        });
+
+        // Counter + 1, then a new id for the session: the increment must move with it. untracked=true: a slow one
+        // meant to outlive its lock (its overlap with the request that force-released it is expected).
+        app.MapPost("/faults/rand/regenerate-increment", async (HttpContext context, WriterTracker tracker, int? ms, bool? untracked) =>
+        {
+            var session = context.GetSessionState();
+            using (untracked == true ? null : tracker.Enter(session.SessionID, writer: true))
+            {
+                var value = session.Get<int>("counter");
+                if (ms is > 0)
+                {
+                    await Task.Delay(ms.Value, CancellationToken.None);
+                }
+
+                session.Set("counter", value + 1);
+                session.RegenerateId();
+                context.Response.Headers[CounterHeader] = (value + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Results.Ok();
+            }
+        });
+
+        // Stores a list, then grows it past MaxValueBytes (bytes): the write-back (or, with regenerate, the move to
+        // the new id) fails to serialize it, so nothing is saved, and the lock must still be released.
+        app.MapPost("/faults/rand/bad-value", (HttpContext context, WriterTracker tracker, int bytes, bool? regenerate) =>
+        {
+            var session = context.GetSessionState();
+            using (tracker.Enter(session.SessionID, writer: true))
+            {
+                var bag = new List<string> { "small" };
+                session.Set("bag", bag);
+                bag.Add(new string('x', bytes + 1));
+                if (regenerate == true)
+                {
+                    session.RegenerateId();
+                }
+
+                return Results.Ok();
+            }
+        });
+
+        // Read-only view: the counter, whether the session is new (lost), and whether a change that must never be
+        // saved (poison: from a failed endpoint; bag: an unserializable value) was saved.
+        app.MapGet("/faults/rand/state", (HttpContext context) =>
+        {
+            var session = context.GetSessionState();
+            return Results.Ok(new RandomizedStateView(session.Get<int>("counter"), session.IsNewSession, session["poison"] is not null, session.Keys.Contains("bag", StringComparer.OrdinalIgnoreCase)));
+        }).WithSessionState(SessionStateBehavior.ReadOnly);
+
+        return app;
+    }
+
+    public sealed record RandomizedStateView(int Counter, bool IsNew, bool Poison, bool Bag);
 }
