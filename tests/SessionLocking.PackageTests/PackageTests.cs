@@ -11,7 +11,7 @@ using Xunit.Abstractions;
 namespace SessionLocking.PackageTests;
 
 /// <summary>
-/// Packs both packages the way a release would (<c>dotnet pack</c> of the two src projects), checks what is inside,
+/// Packs the three packages the way a release would (<c>dotnet pack</c> of the src projects), checks what is inside,
 /// then builds a brand-new web application that references the <c>SessionLocking</c> package from a local folder feed,
 /// runs it on a free loopback port and uses a session through it. Everything happens in a temporary folder: its own
 /// artifacts (the repository's bin and obj are not touched), its own NuGet packages folder and a version unique to the
@@ -25,7 +25,7 @@ public sealed partial class PackageTests : IDisposable
     public PackageTests(ITestOutputHelper output) => _output = output;
 
     [Fact]
-    public async Task BothPackagesPackAndAFreshApplicationUsesThem()
+    public async Task EveryPackagePacksAndAFreshApplicationUsesThem()
     {
         var repo = RepositoryRoot();
         var version = $"0.0.1-packagetest.{DateTime.UtcNow:yyyyMMddHHmmss}.{Random.Shared.Next(100000, 999999)}";
@@ -34,15 +34,25 @@ public sealed partial class PackageTests : IDisposable
         var packages = Path.Combine(_root, "packages");
         var environment = new Dictionary<string, string> { ["NUGET_PACKAGES"] = packages };
 
-        // 1. Pack. The second pack reuses the first one's build of SessionLocking.Abstractions (same artifacts, same version).
+        // 1. Pack. The later packs reuse the first one's build of SessionLocking.Abstractions (same artifacts, same version).
         string[] common = ["-c", "Release", "-o", feed, "--artifacts-path", artifacts, $"-p:Version={version}", "-nologo"];
         Log(await DotnetCli.RunAsync(
             ["pack", Path.Combine(repo, "src", "SessionLocking.Middleware", "SessionLocking.Middleware.csproj"), .. common], repo, environment, TimeSpan.FromSeconds(150)));
         Log(await DotnetCli.RunAsync(
             ["pack", Path.Combine(repo, "src", "SessionLocking.Abstractions", "SessionLocking.Abstractions.csproj"), "--no-build", .. common], repo, environment, TimeSpan.FromSeconds(60)));
+        Log(await DotnetCli.RunAsync(
+            ["pack", Path.Combine(repo, "src", "SessionLocking.Redis", "SessionLocking.Redis.csproj"), .. common], repo, environment, TimeSpan.FromSeconds(150)));
 
         AssertPackage(feed, "SessionLocking.Abstractions", version, "SessionLocking.Abstractions", dependsOn: null);
-        AssertPackage(feed, "SessionLocking", version, "SessionLocking.Middleware", dependsOn: "SessionLocking.Abstractions");
+        AssertPackage(feed, "SessionLocking", version, "SessionLocking", dependsOn: "SessionLocking.Abstractions");
+        var sessionLocking = Dependencies(feed, "SessionLocking", version);
+        Assert.DoesNotContain(sessionLocking, d => d.Id.StartsWith("StackExchange.Redis", StringComparison.Ordinal)); // no Redis client for in-memory applications
+
+        // The Redis store is built only on the public contract: it depends on the Abstractions, not on the middleware.
+        AssertPackage(feed, "SessionLocking.Redis", version, "SessionLocking.Redis", dependsOn: "SessionLocking.Abstractions");
+        var redis = Dependencies(feed, "SessionLocking.Redis", version);
+        Assert.DoesNotContain(redis, d => d.Id == "SessionLocking");
+        Assert.Contains(redis, d => d.Id == "StackExchange.Redis");
 
         // 2. A fresh application, written by hand, that knows the packages only from the feed.
         var app = Path.Combine(_root, "app");
@@ -105,6 +115,11 @@ public sealed partial class PackageTests : IDisposable
         Assert.True(Directory.Exists(restored), $"the fresh app did not restore SessionLocking {version} into its own packages folder {packages}");
         Assert.True(Directory.Exists(Path.Combine(packages, "sessionlocking.abstractions", version)), "SessionLocking.Abstractions came with it");
 
+        // An application on the in-memory store carries no Redis client.
+        var output = Path.Combine(app, "bin", "Release", "net10.0");
+        Assert.Empty(Directory.GetFiles(output, "StackExchange.Redis*.dll"));
+        Assert.True(File.Exists(Path.Combine(output, "SessionLocking.dll")), "SessionLocking.dll is in the output");
+
         // 3. Run it on a free loopback port (Kestrel picks one; the app logs it) and use a session.
         var dll = Path.Combine(app, "bin", "Release", "net10.0", "FreshApp.dll");
         Assert.True(File.Exists(dll), $"no {dll}");
@@ -154,6 +169,15 @@ public sealed partial class PackageTests : IDisposable
         {
             _output.WriteLine($"could not delete {_root}: {ex.Message}");
         }
+    }
+
+    /// <summary>The dependencies a package of the feed declares.</summary>
+    private static List<(string Id, string Version)> Dependencies(string feed, string id, string version)
+    {
+        using var zip = ZipFile.OpenRead(Path.Combine(feed, $"{id}.{version}.nupkg"));
+        using var nuspecStream = zip.GetEntry($"{id}.nuspec")!.Open();
+        var root = XDocument.Load(nuspecStream).Root!;
+        return root.Descendants(root.Name.Namespace + "dependency").Select(d => (d.Attribute("id")!.Value, d.Attribute("version")!.Value)).ToList();
     }
 
     /// <summary>Opens a package of the feed and checks its metadata and files.</summary>

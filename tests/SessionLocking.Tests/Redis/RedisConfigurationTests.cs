@@ -37,7 +37,7 @@ public sealed class RedisConfigurationTests : IClassFixture<RedisFixture>
             ["SessionState:Redis:Configuration"] = _redis.Configuration,
             ["SessionState:Redis:KeyPrefix"] = prefix,
             ["SessionState:Redis:OperationTimeout"] = "00:00:02",
-        });
+        }, RedisMode);
 
         var store = app.Services.GetRequiredService<ISessionStateStore>();
         Assert.IsType<RedisSessionStateStore>(store);
@@ -53,10 +53,24 @@ public sealed class RedisConfigurationTests : IClassFixture<RedisFixture>
     [Fact]
     public async Task Mode_Redis_without_a_connection_fails_at_start_up_saying_how_to_fix_it()
     {
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAppAsync(new() { ["SessionState:Mode"] = "Redis" }));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAppAsync(new() { ["SessionState:Mode"] = "Redis" }, RedisMode));
 
         Assert.Contains("SessionState:Redis:Configuration", error.Message, StringComparison.Ordinal);
         Assert.Contains("SessionState__Redis__Configuration=127.0.0.1:6379", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mode_Redis_without_the_Redis_package_s_mode_fails_at_start_up_naming_the_call()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAppAsync(new()
+        {
+            ["SessionState:Mode"] = "Redis",
+            ["SessionState:Redis:Configuration"] = _redis.Configuration,
+        }));
+
+        Assert.Contains("SessionLocking.Redis", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AddRedisStoreMode()", error.Message, StringComparison.Ordinal);
+        Assert.Contains("InProc", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -67,7 +81,7 @@ public sealed class RedisConfigurationTests : IClassFixture<RedisFixture>
             ["SessionState:Mode"] = "Redis",
             ["SessionState:Redis:Configuration"] = _redis.Configuration,
             ["SessionState:Redis:KeyPrefix"] = "app}",
-        }));
+        }, RedisMode));
 
         Assert.Contains("KeyPrefix", error.Message, StringComparison.Ordinal);
     }
@@ -209,6 +223,9 @@ public sealed class RedisConfigurationTests : IClassFixture<RedisFixture>
         }
     }
 
+    /// <summary>What an application that lets configuration choose Redis calls.</summary>
+    private static void RedisMode(ILockedSessionBuilder builder) => builder.AddRedisStoreMode();
+
     private static async Task<WebApplication> StartAppAsync(
         Dictionary<string, string?> configuration,
         Action<ILockedSessionBuilder>? store = null,
@@ -222,9 +239,9 @@ public sealed class RedisConfigurationTests : IClassFixture<RedisFixture>
         store?.Invoke(session);
         services?.Invoke(builder.Services);
         var app = builder.Build();
-        app.UseLockedSession();
         try
         {
+            app.UseLockedSession(); // builds the store configuration chose: a bad configuration fails here
             await app.StartAsync();
         }
         catch
