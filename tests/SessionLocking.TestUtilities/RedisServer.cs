@@ -4,12 +4,12 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace SessionLocking.Tests.Redis;
+namespace SessionLocking.TestUtilities;
 
 /// <summary>
-/// A redis-server of the test's own (or a Garnet server, <see cref="StartGarnetAsync"/>): a free loopback port, a
-/// temporary directory, no persistence. Killed (and its directory deleted) when disposed, and at the latest when the
-/// test process exits. Fails loudly when it cannot start.
+/// A redis-server of a test's or a benchmark's own (or a Garnet server, <see cref="StartGarnetAsync"/>): a free
+/// loopback port, a temporary directory, no persistence. Killed (and its directory deleted) when disposed, and at the
+/// latest when the process that started it exits. Fails loudly when it cannot start.
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
@@ -72,7 +72,7 @@ public sealed class RedisServer : IAsyncDisposable
             }
         }
 
-        throw new InvalidOperationException("Could not start redis-server for the Redis tests (is redis-server installed? scripts/test.sh installs it).", last);
+        throw new InvalidOperationException("Could not start redis-server (is redis-server installed? scripts/test.sh and scripts/benchmark.sh install it).", last);
     }
 
     /// <summary>
@@ -305,46 +305,6 @@ public sealed class RedisServer : IAsyncDisposable
             catch (SocketException)
             {
             }
-        }
-    }
-}
-
-/// <summary>One redis-server per test class.</summary>
-public sealed class RedisFixture : IAsyncLifetime
-{
-    private RedisServer? _server;
-
-    public RedisServer Server => _server ?? throw new InvalidOperationException("The Redis fixture did not start.");
-
-    public string Configuration => Server.Configuration;
-
-    public async Task InitializeAsync() => _server = await RedisServer.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
-}
-
-/// <summary>One Garnet server per test class.</summary>
-public sealed class GarnetFixture : IAsyncLifetime
-{
-    private RedisServer? _server;
-
-    public RedisServer Server => _server ?? throw new InvalidOperationException("The Garnet fixture did not start.");
-
-    public string Configuration => Server.Configuration;
-
-    public async Task InitializeAsync() => _server = await RedisServer.StartGarnetAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
         }
     }
 }
