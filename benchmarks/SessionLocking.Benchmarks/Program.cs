@@ -1,5 +1,6 @@
 using SessionLocking.Benchmarks.Infrastructure;
 using SessionLocking.Benchmarks.Load;
+using SessionLocking.TestUtilities;
 
 namespace SessionLocking.Benchmarks;
 
@@ -16,16 +17,18 @@ internal static class Program
         {
             case "hot":
             {
+                await using var ownRedis = await StartRedisAsync(redis);
                 var sink = new ResultSink(results, "1-hot-session");
-                await HotSessionScenario.RunAsync(sink, redis, TimeSpan.FromSeconds(seconds));
+                await HotSessionScenario.RunAsync(sink, ownRedis?.Configuration ?? redis, TimeSpan.FromSeconds(seconds));
                 sink.Save();
                 return 0;
             }
 
             case "many":
             {
+                await using var ownRedis = await StartRedisAsync(redis);
                 var sink = new ResultSink(results, "2-many-sessions");
-                await ManySessionsScenario.RunAsync(sink, redis, TimeSpan.FromSeconds(seconds));
+                await ManySessionsScenario.RunAsync(sink, ownRedis?.Configuration ?? redis, TimeSpan.FromSeconds(seconds));
                 sink.Save();
                 return 0;
             }
@@ -51,8 +54,9 @@ internal static class Program
 
             case "roundtrips":
             {
+                await using var ownRedis = await StartRedisAsync(redis);
                 var sink = new ResultSink(results, "3-round-trips");
-                await RoundTripsScenario.RunAsync(sink, redis);
+                await RoundTripsScenario.RunAsync(sink, ownRedis?.Configuration ?? redis);
                 sink.Save();
                 return 0;
             }
@@ -62,10 +66,17 @@ internal static class Program
                 return 0;
 
             default:
-                Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|report> [--results DIR] [--redis HOST:PORT] [--seconds N]");
+                Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|report> [--results DIR] [--redis HOST:PORT|start] [--seconds N]");
                 return 2;
         }
     }
+
+    /// <summary>
+    /// With <c>--redis start</c>, a redis-server of the scenario's own (free loopback port, no persistence; the
+    /// launcher of SessionLocking.TestUtilities), stopped when the scenario ends; otherwise none.
+    /// </summary>
+    private static async Task<RedisServer?> StartRedisAsync(string? redis) =>
+        redis == "start" ? await RedisServer.StartAsync() : null;
 }
 
 /// <summary>"--name value" pairs.</summary>

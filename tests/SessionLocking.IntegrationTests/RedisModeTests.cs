@@ -4,7 +4,7 @@ using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using SessionLocking.IntegrationTests.Infrastructure;
-using SessionLocking.Tests.Redis;
+using SessionLocking.TestUtilities;
 using StackExchange.Redis;
 
 namespace SessionLocking.IntegrationTests;

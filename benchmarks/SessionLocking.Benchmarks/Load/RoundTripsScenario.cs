@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using SessionLocking.Benchmarks.Infrastructure;
+using SessionLocking.TestUtilities;
 
 namespace SessionLocking.Benchmarks.Load;
 
@@ -48,7 +49,7 @@ internal static partial class RoundTripsScenario
         sink.Line();
 
         await using var app = await BenchApp.StartAsync(new AppVariant("Redis", SessionKind.Locked, redis));
-        await using var info = await RespConnection.ConnectAsync(host, port);
+        await using var info = await RespClient.ConnectAsync(host, port);
         RawHttpConnection small = await RawHttpConnection.ConnectAsync(app.Address);
         RawHttpConnection big = await RawHttpConnection.ConnectAsync(app.Address);
         RawHttpConnection fresh = await RawHttpConnection.ConnectAsync(app.Address);
@@ -165,7 +166,7 @@ internal static partial class RoundTripsScenario
     /// The same <c>ISession</c> endpoints of scenario 2 (<c>POST /write</c>, <c>GET /read</c>) on SessionLocking's Redis
     /// store and on ASP.NET Core's session over <c>AddStackExchangeRedisCache</c>, commands counted with MONITOR.
     /// </summary>
-    private static async Task PeerAsync(ResultSink sink, string redis, string host, int port, RespConnection info)
+    private static async Task PeerAsync(ResultSink sink, string redis, string host, int port, RespClient info)
     {
         const int Count = 20;
         var variants = new[]
@@ -219,7 +220,7 @@ internal static partial class RoundTripsScenario
     }
 
     /// <summary>The bytes one INFO stats call adds to each counter (its request in, its reply out).</summary>
-    private static async Task<(long In, long Out)> InfoOverheadAsync(RespConnection info)
+    private static async Task<(long In, long Out)> InfoOverheadAsync(RespClient info)
     {
         long bestIn = long.MaxValue, bestOut = long.MaxValue;
         for (var i = 0; i < 5; i++)
@@ -234,14 +235,10 @@ internal static partial class RoundTripsScenario
     }
 
     /// <summary>Runs <paramref name="action"/> under MONITOR and counts the commands of every other client by name.</summary>
-    private static async Task<Dictionary<string, int>> CountCommandsAsync(string host, int port, RespConnection info, Func<Task> action)
+    private static async Task<Dictionary<string, int>> CountCommandsAsync(string host, int port, RespClient info, Func<Task> action)
     {
-        await using var monitor = await RespConnection.ConnectAsync(host, port);
-        if ((string?)await monitor.CommandAsync("MONITOR") != "OK")
-        {
-            throw new InvalidOperationException("MONITOR failed.");
-        }
-
+        await using var monitor = await RespClient.ConnectAsync(host, port);
+        await monitor.StartMonitorAsync();
         await action();
         var marker = "benchmark-marker-" + Guid.NewGuid().ToString("N");
         await info.CommandAsync("ECHO", marker);
@@ -250,7 +247,7 @@ internal static partial class RoundTripsScenario
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (true)
         {
-            var line = await monitor.ReadLineAsync(timeout.Token);
+            var line = await monitor.ReadMonitorLineAsync(timeout.Token);
             if (line.Contains(marker, StringComparison.Ordinal))
             {
                 break;

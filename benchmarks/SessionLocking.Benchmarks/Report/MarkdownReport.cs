@@ -30,11 +30,12 @@ internal static class MarkdownReport
         md.AppendLine(args.Get("command", "./scripts/benchmark.sh"));
         md.AppendLine("```");
         md.AppendLine();
-        md.AppendLine("It builds `benchmarks/SessionLocking.Benchmarks` in Release, starts its own `redis-server` on a free loopback port with no persistence, " +
-                      "runs every scenario (the load scenarios against real Kestrel on loopback, in-process; the micro-benchmarks with BenchmarkDotNet), stops Redis and rewrites this file. " +
+        md.AppendLine("It builds `benchmarks/SessionLocking.Benchmarks` in Release, " +
+                      "runs every scenario (the load scenarios against real Kestrel on loopback, in-process, each Redis scenario on a `redis-server` of its own on a free loopback port with no persistence; " +
+                      "the micro-benchmarks with BenchmarkDotNet) and rewrites this file. " +
                       "Every figure is given as a ratio to a baseline measured in the same run, and load figures with p50/p99 latencies. " +
                       "The program's sources are in [`benchmarks/SessionLocking.Benchmarks`](../benchmarks/SessionLocking.Benchmarks); each scenario can also be run alone " +
-                      "(`dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll hot|many|roundtrips|waiting|micro --redis 127.0.0.1:PORT`).");
+                      "(`dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll hot|many|roundtrips|waiting|micro --redis start`, or `--redis 127.0.0.1:PORT` for a running server).");
         md.AppendLine();
 
         md.AppendLine("## Machine");

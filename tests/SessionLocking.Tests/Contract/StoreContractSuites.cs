@@ -32,3 +32,14 @@ public sealed class RedisClusterStoreContractTests(RedisClusterFixture cluster) 
             o.KeyPrefix = "contract-" + Guid.NewGuid().ToString("N")[..8];
         });
 }
+
+/// <summary>The contract on the Redis store over Microsoft Garnet (Lua scripts run as transactions), on a server of its own.</summary>
+public sealed class GarnetStoreContractTests(GarnetFixture garnet) : StoreContractTests, IClassFixture<GarnetFixture>
+{
+    protected override void ConfigureStore(ILockedSessionBuilder builder) =>
+        builder.AddRedisStore(o =>
+        {
+            o.Configuration = garnet.Configuration;
+            o.KeyPrefix = "contract-" + Guid.NewGuid().ToString("N")[..8];
+        });
+}

@@ -63,6 +63,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal(SessionStoreStatus.Locked, other.Status);
         Assert.Equal(mine.LockId, other.LockId);
         Assert.Equal(SessionStoreStatus.Locked, reader.Status);
+        Assert.Equal(mine.LockId, reader.LockId);
         Assert.True(await Store.ReleaseAsync(id, mine.LockId, default));
         Assert.Equal(SessionStoreStatus.NotFound, (await Store.GetSharedAsync(id, default)).Status);
         Assert.Equal(SessionStoreStatus.NotFound, (await Store.GetExclusiveAsync(id, LockTimeout, false, default)).Status);
@@ -131,7 +132,7 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.False(await Store.ReleaseAsync(id, stale.LockId, default));
         Assert.False(await Store.RemoveAsync(id, stale.LockId, default));
 
-        Assert.Equal(SessionStoreStatus.Locked, (await Store.GetSharedAsync(id, default)).Status);
+        Assert.Equal(current.LockId, (await Store.GetSharedAsync(id, default)).LockId);
         Assert.True(await Store.ReleaseAsync(id, current.LockId, default));
         Assert.Equal([1], (await Store.GetSharedAsync(id, default)).Data!.Items["a"]);
     }
@@ -143,10 +144,18 @@ public abstract class StoreContractTests : IAsyncLifetime
         var holder = await Store.GetExclusiveAsync(id, LockTimeout, false, default);
 
         Assert.False(await Store.ForceReleaseAsync(id, new SessionLockId(holder.LockId.Token + 1), default));
-        Assert.Equal(SessionStoreStatus.Locked, (await Store.GetSharedAsync(id, default)).Status);
+        Assert.False(await Store.ForceReleaseAsync(id, new SessionLockId(holder.LockId.Token - 1), default));
+        Assert.Equal(holder.LockId, (await Store.GetSharedAsync(id, default)).LockId);
         Assert.True(await Store.ForceReleaseAsync(id, holder.LockId, default));
         Assert.False(await Store.ForceReleaseAsync(id, holder.LockId, default));
         Assert.Equal(SessionStoreStatus.Found, (await Store.GetSharedAsync(id, default)).Status);
+
+        // That holder's lock is gone; a newer holder's stays.
+        var next = await Store.GetExclusiveAsync(id, LockTimeout, false, default);
+        Assert.Equal(SessionStoreStatus.Found, next.Status);
+        Assert.False(await Store.ForceReleaseAsync(id, holder.LockId, default));
+        Assert.Equal(next.LockId, (await Store.GetSharedAsync(id, default)).LockId);
+        Assert.True(await Store.ReleaseAsync(id, next.LockId, default));
     }
 
     [Fact]
@@ -201,7 +210,9 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal(SessionStoreStatus.Found, next.Status);
         Assert.Equal([1], next.Data!.Items["a"]);
         Assert.True(next.LockId.Token > crashed.LockId.Token);
+        Assert.False(await Store.WriteAndReleaseAsync(id, crashed.LockId, Changes(set: new() { ["a"] = [9] }), default));
         Assert.True(await Store.ReleaseAsync(id, next.LockId, default));
+        Assert.Equal([1], (await Store.GetSharedAsync(id, default)).Data!.Items["a"]);
     }
 
     [Fact]
@@ -245,9 +256,28 @@ public abstract class StoreContractTests : IAsyncLifetime
             var d = await Store.GetExclusiveAsync(id, LockTimeout, false, default);
             Assert.True(await Store.RemoveAsync(id, d.LockId, default));
             await Until(() => Volatile.Read(ref heard) >= 4);
+
+            // A rejected release publishes nothing.
+            Assert.False(await Store.ReleaseAsync(id, d.LockId, default));
+            Assert.False(await Store.ForceReleaseAsync(id, d.LockId, default));
         }
 
+        // Unsubscribed: a release is no longer heard.
+        var e = await Store.GetExclusiveAsync(id, LockTimeout, true, default);
+        Assert.True(await Store.ReleaseAsync(id, e.LockId, default));
+        await Task.Delay(200);
+        Assert.Equal(4, Volatile.Read(ref heard));
         Assert.Equal(0, Volatile.Read(ref heardOther));
+    }
+
+    [Fact]
+    public async Task A_call_with_a_cancelled_token_throws_operation_canceled()
+    {
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            await Store.GetExclusiveAsync(SessionIds.Create(), LockTimeout, true, cancelled.Token));
     }
 
     private async Task<string> StoredAsync(Dictionary<string, byte[]> items)

@@ -5,7 +5,11 @@ using SessionLocking.Redis;
 
 namespace SessionLocking.Tests.Redis;
 
-/// <summary>Every rule of the store contract (ISessionStateStore, ISessionReleaseNotifications), against a real Redis.</summary>
+/// <summary>
+/// What is particular to the Redis store, against a real Redis: its keys and their TTLs, what goes over the wire, key
+/// prefixes, script reloading, operation timeouts. The rules every store keeps are in <c>Contract/StoreContractTests</c>,
+/// which runs on Redis, Redis Cluster and Garnet too.
+/// </summary>
 public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetime
 {
     private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
@@ -34,44 +38,23 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
     }
 
     [Fact]
-    public async Task Exclusive_get_of_a_missing_session_without_create_takes_nothing()
+    public async Task A_session_never_written_leaves_no_key_whatever_is_called_on_it()
     {
         var id = SessionIds.Create();
 
-        var result = await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: false, default);
-
-        Assert.Equal(SessionStoreStatus.NotFound, result.Status);
-        Assert.False(result.HasLock);
-        Assert.Empty(await _inspect.KeysAsync($"{{{_prefix}:{id}}}*"));
-        Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetExclusiveAsync(id, LockTimeout, false, default)).Status);
-    }
-
-    [Fact]
-    public async Task A_missing_session_locked_with_create_makes_others_wait_and_stays_missing_when_released()
-    {
-        var id = SessionIds.Create();
-
-        var mine = await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: true, default);
-        var other = await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: true, default);
-        var reader = await _store.GetSharedAsync(id, default);
-
-        Assert.Equal(SessionStoreStatus.NotFound, mine.Status);
-        Assert.True(mine.HasLock);
-        Assert.Equal(SessionStoreStatus.Locked, other.Status);
-        Assert.Equal(mine.LockId, other.LockId);
-        Assert.Equal(SessionStoreStatus.Locked, reader.Status);
-        Assert.Equal(mine.LockId, reader.LockId);
-
-        Assert.True(await _store.ReleaseAsync(id, mine.LockId, default));
+        Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: false, default)).Status);
         Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetSharedAsync(id, default)).Status);
-        Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetExclusiveAsync(id, LockTimeout, false, default)).Status);
+        await _store.KeepAliveAsync(id, default);
+        Assert.Empty(await _inspect.KeysAsync($"{{{_prefix}:{id}}}*"));
+
+        var locked = await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: true, default);
+        Assert.Equal([Key(id, "lock")], await _inspect.KeysAsync($"{{{_prefix}:{id}}}*"));
+        Assert.True(await _store.ReleaseAsync(id, locked.LockId, default));
         Assert.Empty(await _inspect.KeysAsync($"{{{_prefix}:{id}}}*")); // Nothing: the next token is above it by the server-time floor.
-        var next = await _store.GetExclusiveAsync(id, LockTimeout, createIfMissing: true, default);
-        Assert.True(next.LockId.Token > mine.LockId.Token);
     }
 
     [Fact]
-    public async Task Write_back_stores_items_with_exact_names_and_timeout_and_releases()
+    public async Task A_write_back_stores_one_hash_of_fence_timeout_and_exactly_named_items_and_deletes_the_lock()
     {
         var id = SessionIds.Create();
         var created = await _store.GetExclusiveAsync(id, LockTimeout, true, default);
@@ -83,29 +66,7 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         Assert.Equal("420000", session["timeout"]);
         Assert.Equal(created.LockId.Token.ToString(System.Globalization.CultureInfo.InvariantCulture), session["fence"]);
         Assert.Equal(["fence", "i:Cart", "i:n", "timeout"], session.Keys.Order(StringComparer.Ordinal));
-        Assert.Empty(await _inspect.KeysAsync(Key(id, "lock")));
-        var loaded = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
-        Assert.Equal(SessionStoreStatus.Found, loaded.Status);
-        Assert.True(loaded.LockId.Token > created.LockId.Token);
-        Assert.Equal(TimeSpan.FromMinutes(7), loaded.Data!.Timeout);
-        Assert.Equal("one", Encoding.UTF8.GetString(loaded.Data.Items["cart"])); // The loaded view is case-insensitive.
-        var shared = await _store.GetSharedAsync(id, default);
-        Assert.Equal(SessionStoreStatus.Locked, shared.Status);
-        Assert.Equal(loaded.LockId, shared.LockId);
-    }
-
-    [Fact]
-    public async Task A_session_written_with_no_items_exists()
-    {
-        var id = SessionIds.Create();
-        var created = await _store.GetExclusiveAsync(id, LockTimeout, true, default);
-        Assert.True(await _store.WriteAndReleaseAsync(id, created.LockId, Changes(new(), isNew: true), default));
-
-        var loaded = await _store.GetSharedAsync(id, default);
-
-        Assert.Equal(SessionStoreStatus.Found, loaded.Status);
-        Assert.Empty(loaded.Data!.Items);
-        Assert.False(loaded.HasLock);
+        Assert.Equal([Key(id, "session")], await _inspect.KeysAsync($"{{{_prefix}:{id}}}*"));
     }
 
     [Fact]
@@ -135,81 +96,6 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         // evalsha, sha, numkeys, 2 keys, token, timeout, channel, is-new, n=2, "i:gone", "i:Cart", "i:b", "B-new", "i:cart", "C-value"
         Assert.Equal(16, Regex.Matches(evalsha, "\"(?:[^\"\\\\]|\\\\.)*\"").Count);
         Assert.Equal(new Dictionary<string, string> { ["a"] = "A-value", ["b"] = "B-new", ["cart"] = "C-value" }, await Items(id));
-    }
-
-    [Fact]
-    public async Task Write_back_release_and_remove_with_a_stale_lock_change_nothing()
-    {
-        var id = SessionIds.Create();
-        await Seed(id, new() { ["k"] = "v1" });
-        var stale = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
-        Assert.True(await _store.ForceReleaseAsync(id, stale.LockId, default));
-        var current = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
-
-        Assert.False(await _store.WriteAndReleaseAsync(id, stale.LockId, Changes(new() { ["k"] = "stale" }), default));
-        Assert.False(await _store.ReleaseAsync(id, stale.LockId, default));
-        Assert.False(await _store.RemoveAsync(id, stale.LockId, default));
-
-        Assert.Equal("v1", (await Items(id))["k"]);
-        var probe = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
-        Assert.Equal(SessionStoreStatus.Locked, probe.Status);
-        Assert.Equal(current.LockId, probe.LockId);
-        Assert.True(await _store.WriteAndReleaseAsync(id, current.LockId, Changes(new() { ["k"] = "v2" }), default));
-        Assert.Equal("v2", (await Items(id))["k"]);
-    }
-
-    [Fact]
-    public async Task Force_release_releases_only_the_named_holder()
-    {
-        var id = SessionIds.Create();
-        await Seed(id, new() { ["k"] = "v" });
-        var holder = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
-
-        Assert.False(await _store.ForceReleaseAsync(id, new SessionLockId(holder.LockId.Token - 1), default));
-        Assert.Equal(holder.LockId, (await _store.GetSharedAsync(id, default)).LockId);
-
-        Assert.True(await _store.ForceReleaseAsync(id, holder.LockId, default));
-        var next = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
-        Assert.Equal(SessionStoreStatus.Found, next.Status);
-
-        Assert.False(await _store.ForceReleaseAsync(id, holder.LockId, default)); // That holder's lock is gone; the new one stays.
-        Assert.Equal(next.LockId, (await _store.GetSharedAsync(id, default)).LockId);
-    }
-
-    [Fact]
-    public async Task Tokens_only_grow_and_never_repeat_across_remove_recreate_force_release_and_a_lost_lock()
-    {
-        var id = SessionIds.Create();
-        var tokens = new List<long>();
-        for (var round = 0; round < 3; round++)
-        {
-            var created = await _store.GetExclusiveAsync(id, LockTimeout, true, default);
-            tokens.Add(created.LockId.Token);
-            Assert.True(await _store.WriteAndReleaseAsync(id, created.LockId, Changes(new() { ["k"] = "v" }, isNew: true), default));
-
-            var again = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
-            tokens.Add(again.LockId.Token);
-            Assert.True(await _store.ForceReleaseAsync(id, again.LockId, default));
-
-            var last = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
-            tokens.Add(last.LockId.Token);
-            Assert.True(await _store.RemoveAsync(id, last.LockId, default));
-            Assert.Equal(SessionStoreStatus.NotFound, (await _store.GetSharedAsync(id, default)).Status);
-
-            if (round == 1)
-            {
-                // A lock lost while held (evicted, expired): the next token is still above it.
-                var held = await _store.GetExclusiveAsync(id, LockTimeout, true, default);
-                tokens.Add(held.LockId.Token);
-                await _inspect.CommandAsync("DEL", Key(id, "lock"));
-            }
-        }
-
-        Assert.All(tokens, t => Assert.True(t > 0));
-        for (var i = 1; i < tokens.Count; i++)
-        {
-            Assert.True(tokens[i] > tokens[i - 1], $"token {i} ({tokens[i]}) is not above token {i - 1} ({tokens[i - 1]})");
-        }
     }
 
     [Fact]
@@ -296,14 +182,6 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
     }
 
     [Fact]
-    public async Task Keep_alive_of_a_missing_session_creates_nothing()
-    {
-        var id = SessionIds.Create();
-        await _store.KeepAliveAsync(id, default);
-        Assert.Empty(await _inspect.KeysAsync($"{{{_prefix}:{id}}}*"));
-    }
-
-    [Fact]
     public async Task Key_prefixes_isolate_applications_sharing_one_redis()
     {
         var id = SessionIds.Create();
@@ -335,54 +213,6 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
     }
 
     [Fact]
-    public async Task Releases_are_published_to_subscribers_of_the_session()
-    {
-        var id = SessionIds.Create();
-        var otherServer = NewStore(_prefix);
-        await Seed(id, new() { ["k"] = "v" });
-        var woken = 0;
-        var signal = new SemaphoreSlim(0);
-        var subscription = await _store.SubscribeAsync(id, () =>
-        {
-            Interlocked.Increment(ref woken);
-            signal.Release();
-        }, default);
-
-        async Task Expect(string what)
-        {
-            Assert.True(await signal.WaitAsync(TimeSpan.FromSeconds(5)), what + " was not published");
-        }
-
-        var held = await otherServer.GetExclusiveAsync(id, LockTimeout, false, default);
-        Assert.True(await otherServer.ReleaseAsync(id, held.LockId, default));
-        await Expect("a release");
-
-        held = await otherServer.GetExclusiveAsync(id, LockTimeout, false, default);
-        Assert.True(await otherServer.WriteAndReleaseAsync(id, held.LockId, Changes(new() { ["k"] = "v2" }), default));
-        await Expect("a write-back");
-
-        held = await otherServer.GetExclusiveAsync(id, LockTimeout, false, default);
-        Assert.True(await otherServer.ForceReleaseAsync(id, held.LockId, default));
-        await Expect("a force-release");
-
-        held = await otherServer.GetExclusiveAsync(id, LockTimeout, false, default);
-        Assert.True(await otherServer.RemoveAsync(id, held.LockId, default));
-        await Expect("a remove");
-
-        // Another session's release does not wake this one; a rejected release publishes nothing.
-        var otherId = SessionIds.Create();
-        var otherHeld = await otherServer.GetExclusiveAsync(otherId, LockTimeout, true, default);
-        Assert.True(await otherServer.ReleaseAsync(otherId, otherHeld.LockId, default));
-        Assert.False(await otherServer.ReleaseAsync(id, held.LockId, default));
-
-        await subscription.DisposeAsync();
-        var created = await otherServer.GetExclusiveAsync(id, LockTimeout, true, default);
-        Assert.True(await otherServer.ReleaseAsync(id, created.LockId, default));
-        await Task.Delay(200);
-        Assert.Equal(4, Volatile.Read(ref woken));
-    }
-
-    [Fact]
     public async Task Scripts_are_loaded_again_after_redis_forgets_them()
     {
         var id = SessionIds.Create();
@@ -393,15 +223,6 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
 
         Assert.Equal(SessionStoreStatus.Found, loaded.Status);
         Assert.Equal(SessionStoreStatus.Found, (await _store.GetSharedAsync(id, default)).Status);
-    }
-
-    [Fact]
-    public async Task A_cancelled_call_throws_operation_canceled()
-    {
-        using var cancelled = new CancellationTokenSource();
-        await cancelled.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
-            await _store.GetExclusiveAsync(SessionIds.Create(), LockTimeout, true, cancelled.Token));
     }
 
     [Fact]

@@ -4,12 +4,12 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace SessionLocking.Tests.Redis;
+namespace SessionLocking.TestUtilities;
 
 /// <summary>
-/// A redis-server of the test's own (or a Garnet server, <see cref="StartGarnetAsync"/>): a free loopback port, a
-/// temporary directory, no persistence. Killed (and its directory deleted) when disposed, and at the latest when the
-/// test process exits. Fails loudly when it cannot start.
+/// A redis-server of a test's or a benchmark's own (or a Garnet server, <see cref="StartGarnetAsync"/>): a free
+/// loopback port, a temporary directory, no persistence. Killed (and its directory deleted) when disposed, and at the
+/// latest when the process that started it exits. Fails loudly when it cannot start.
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
@@ -48,48 +48,38 @@ public sealed class RedisServer : IAsyncDisposable
     public bool IsRunning => _process is { HasExited: false };
 
     /// <summary>Starts a server on a free port (for a cluster node, also with the cluster bus port free), with extra redis-server arguments.</summary>
-    public static async Task<RedisServer> StartAsync(bool clusterNode = false, IReadOnlyList<string>? extraArgs = null)
-    {
-        Exception? last = null;
-        for (var attempt = 0; attempt < 5; attempt++)
+    public static Task<RedisServer> StartAsync(bool clusterNode = false, IReadOnlyList<string>? extraArgs = null) =>
+        StartOnFreePortAsync("redis", 5, clusterNode, (port, directory) =>
         {
-            var port = FreePort(clusterNode);
-            var directory = Path.Combine(Path.GetTempPath(), $"sessionlocking-redis-{port}-{Guid.NewGuid():N}");
-            System.IO.Directory.CreateDirectory(directory);
             string[] extra = clusterNode
                 ? ["--cluster-enabled", "yes", "--cluster-config-file", Path.Combine(directory, $"nodes-{port}.conf"), "--cluster-node-timeout", "5000"]
                 : [];
-            var server = new RedisServer(port, directory, [.. extra, .. extraArgs ?? []]);
-            try
-            {
-                await server.LaunchAsync();
-                return server;
-            }
-            catch (Exception ex)
-            {
-                last = ex;
-                await server.DisposeAsync();
-            }
-        }
-
-        throw new InvalidOperationException("Could not start redis-server for the Redis tests (is redis-server installed? scripts/test.sh installs it).", last);
-    }
+            return new RedisServer(port, directory, [.. extra, .. extraArgs ?? []]);
+        },
+        "Could not start redis-server (is redis-server installed? scripts/test.sh and scripts/benchmark.sh install it).");
 
     /// <summary>
     /// Starts Microsoft Garnet (the dotnet tool <c>garnet-server</c>, which scripts/test.sh installs into
     /// artifacts/tools/garnet; <c>GARNET_SERVER</c> may name another path) on a free port: Lua on, each script run as
     /// a transaction (atomic, as in Redis), no AOF, no checkpoints, small memory.
     /// </summary>
-    public static async Task<RedisServer> StartGarnetAsync()
+    public static Task<RedisServer> StartGarnetAsync()
     {
         var executable = GarnetExecutable();
+        return StartOnFreePortAsync("garnet", 3, false, (port, directory) => new RedisServer(port, directory, [executable], garnet: true),
+            $"Could not start Garnet ({executable}) for the Garnet tests (scripts/test.sh installs it).");
+    }
+
+    /// <summary>Launches a server on a free port in a new temporary directory, trying again on another port when it fails.</summary>
+    private static async Task<RedisServer> StartOnFreePortAsync(string kind, int attempts, bool withClusterBus, Func<int, string, RedisServer> create, string failure)
+    {
         Exception? last = null;
-        for (var attempt = 0; attempt < 3; attempt++)
+        for (var attempt = 0; attempt < attempts; attempt++)
         {
-            var port = FreePort(false);
-            var directory = Path.Combine(Path.GetTempPath(), $"sessionlocking-garnet-{port}-{Guid.NewGuid():N}");
+            var port = FreePort(withClusterBus);
+            var directory = Path.Combine(Path.GetTempPath(), $"sessionlocking-{kind}-{port}-{Guid.NewGuid():N}");
             System.IO.Directory.CreateDirectory(directory);
-            var server = new RedisServer(port, directory, [executable], garnet: true);
+            var server = create(port, directory);
             try
             {
                 await server.LaunchAsync();
@@ -102,7 +92,7 @@ public sealed class RedisServer : IAsyncDisposable
             }
         }
 
-        throw new InvalidOperationException($"Could not start Garnet ({executable}) for the Garnet tests (scripts/test.sh installs it).", last);
+        throw new InvalidOperationException(failure, last);
     }
 
     /// <summary>Where garnet-server is: <c>GARNET_SERVER</c>, else artifacts/tools/garnet/garnet-server in the repository.</summary>
@@ -305,46 +295,6 @@ public sealed class RedisServer : IAsyncDisposable
             catch (SocketException)
             {
             }
-        }
-    }
-}
-
-/// <summary>One redis-server per test class.</summary>
-public sealed class RedisFixture : IAsyncLifetime
-{
-    private RedisServer? _server;
-
-    public RedisServer Server => _server ?? throw new InvalidOperationException("The Redis fixture did not start.");
-
-    public string Configuration => Server.Configuration;
-
-    public async Task InitializeAsync() => _server = await RedisServer.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
-}
-
-/// <summary>One Garnet server per test class.</summary>
-public sealed class GarnetFixture : IAsyncLifetime
-{
-    private RedisServer? _server;
-
-    public RedisServer Server => _server ?? throw new InvalidOperationException("The Garnet fixture did not start.");
-
-    public string Configuration => Server.Configuration;
-
-    public async Task InitializeAsync() => _server = await RedisServer.StartGarnetAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
         }
     }
 }

@@ -1,0 +1,39 @@
+namespace SessionLocking.Tests.Redis;
+
+/// <summary>
+/// An xunit class fixture around a launcher of SessionLocking.TestUtilities (which does not depend on xunit, so the
+/// benchmark program can use it too): started before the class's first test, stopped after its last.
+/// </summary>
+public abstract class ServerFixture<TServer>(Func<Task<TServer>> start) : IAsyncLifetime
+    where TServer : class, IAsyncDisposable
+{
+    private TServer? _server;
+
+    protected TServer Started => _server ?? throw new InvalidOperationException($"The {GetType().Name} did not start.");
+
+    public async Task InitializeAsync() => _server = await start();
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>One redis-server per test class.</summary>
+public sealed class RedisFixture() : ServerFixture<RedisServer>(() => RedisServer.StartAsync())
+{
+    public RedisServer Server => Started;
+
+    public string Configuration => Server.Configuration;
+}
+
+/// <summary>One Garnet server per test class.</summary>
+public sealed class GarnetFixture() : ServerFixture<RedisServer>(RedisServer.StartGarnetAsync)
+{
+    public RedisServer Server => Started;
+
+    public string Configuration => Server.Configuration;
+}
