@@ -2,15 +2,26 @@
 # Runs every benchmark of the repository and rewrites docs/benchmarks.md with the results and the machine.
 # Builds benchmarks/SessionLocking.Benchmarks in Release, starts its own redis-server on a free loopback
 # port (no persistence), runs the scenarios, stops that redis-server. Installs redis-server from Debian's
-# packages when it is missing. Usage: ./scripts/benchmark.sh [--seconds N]   (N: measured seconds per
-# load set-up, default 10)
+# packages when it is missing. Usage: ./scripts/benchmark.sh [--seconds N] [--only NAME]
+#   N: measured seconds per load set-up, default 10.
+#   NAME: one scenario (waiting, hot, many, roundtrips, micro, pubsub): runs only it and replaces only its section and
+#   its targets in docs/benchmarks.md. The pubsub scenario starts its own Redis Clusters (3 and 6 masters) and runs on
+#   a build against the newest StackExchange.Redis 2.x (the floor, 2.7.27, has no sharded channels).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 
 seconds=10
-if [ "${1:-}" = "--seconds" ] && [ -n "${2:-}" ]; then seconds=$2; fi
+only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=${2:?}; shift 2 ;;
+    --only) only=${2:?}; shift 2 ;;
+    *) echo "usage: ./scripts/benchmark.sh [--seconds N] [--only waiting|hot|many|roundtrips|micro|pubsub]"; exit 2 ;;
+  esac
+done
+wants() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "Installing redis-server ..."
@@ -24,15 +35,27 @@ if ! dotnet build benchmarks/SessionLocking.Benchmarks/SessionLocking.Benchmarks
   echo "build failed"; exit 1
 fi
 bench=(dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll)
+if wants pubsub; then
+  newest=$(sed -nE 's/.*<StackExchangeRedisNewest>([^<]+)<.*/\1/p' Directory.Build.props)
+  echo "== build (Release) against StackExchange.Redis $newest, for the pubsub scenario"
+  if ! dotnet build benchmarks/SessionLocking.Benchmarks/SessionLocking.Benchmarks.csproj -c Release -nologo -v q \
+       -p:StackExchangeRedisVersion="$newest" --artifacts-path artifacts/bench-se-newest; then
+    echo "build failed"; exit 1
+  fi
+  bench_newest=(dotnet artifacts/bench-se-newest/bin/SessionLocking.Benchmarks/release/SessionLocking.Benchmarks.dll)
+fi
 
 results=benchmarks/results
-rm -rf "$results"; mkdir -p "$results"
+if [ -z "$only" ]; then rm -rf "$results"; fi
+mkdir -p "$results"
 
 # A free loopback port: one that nothing answers on, then confirmed by redis-server itself starting on it.
 redis_pid=""
+redis="(none)"
 stop_redis() { if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; redis_pid=""; fi; }
 trap stop_redis EXIT
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
+  if [ "$only" = "pubsub" ]; then break; fi  # it starts its own clusters
   port=$((20000 + RANDOM % 30000))
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
@@ -46,14 +69,20 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
   if kill -0 "$redis_pid" 2>/dev/null && grep -q "Ready to accept connections" "$results/redis.log"; then break; fi
   stop_redis; rm -f "$results/redis.log"
 done
-if [ -z "$redis_pid" ]; then echo "could not start redis-server"; exit 1; fi
-redis="127.0.0.1:$port"
-echo "== redis-server $(redis-server --version | sed -nE 's/.*v=([0-9.]+).*/\1/p') on $redis (pid $redis_pid)"
+if [ "$only" != "pubsub" ]; then
+  if [ -z "$redis_pid" ]; then echo "could not start redis-server"; exit 1; fi
+  redis="127.0.0.1:$port"
+  echo "== redis-server $(redis-server --version | sed -nE 's/.*v=([0-9.]+).*/\1/p') on $redis (pid $redis_pid)"
+fi
 
 failed=0
 run() {
+  wants "$1" || return 0
   echo "== $1"
-  if ! "${bench[@]}" "$@" --results "$results" --redis "$redis" --seconds "$seconds"; then
+  rm -f "$results/"*"-$1"*.md "$results/"*"-$1"*.json
+  local program=("${bench[@]}")
+  [ "$1" = "pubsub" ] && program=("${bench_newest[@]}")
+  if ! "${program[@]}" "$@" --results "$results" --redis "$redis" --seconds "$seconds"; then
     echo "!! $1 failed"; failed=$((failed + 1))
   fi
 }
@@ -63,11 +92,14 @@ run hot
 run many
 run roundtrips
 run micro
+run pubsub
 
 stop_redis
 elapsed=$(( $(date +%s) - started ))
-"${bench[@]}" report --results "$results" --out docs/benchmarks.md \
-  --command "./scripts/benchmark.sh" \
+only_args=(); command="./scripts/benchmark.sh"
+if [ -n "$only" ]; then only_args=(--only "$only"); command="./scripts/benchmark.sh --only $only"; fi
+"${bench[@]}" report --results "$results" --out docs/benchmarks.md "${only_args[@]}" \
+  --command "$command" \
   --sdk "$(dotnet --version)" \
   --redis-version "$(redis-server --version | sed -nE 's/.*v=([0-9.]+).*/redis-server \1/p'), loopback, no persistence" \
   --load-start "$load_start" --load-end "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")" \

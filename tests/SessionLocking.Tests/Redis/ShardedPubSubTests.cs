@@ -374,3 +374,31 @@ public sealed class GarnetShardedPubSubTests(GarnetFixture garnet) : IClassFixtu
     private RedisSessionStateStore NewStore() =>
         new(new RedisSessionStoreOptions { Configuration = garnet.Configuration, KeyPrefix = _prefix });
 }
+
+/// <summary>Which client the tests run on decides which path the tests above check; this pins it.</summary>
+public sealed class ShardedChannelClientTests
+{
+    [Fact]
+    public void The_floor_client_has_no_sharded_channels_and_the_newest_has_them()
+    {
+        var version = Version.Parse(FileVersionInfo.GetVersionInfo(typeof(RedisChannel).Assembly.Location).FileVersion!);
+        if (version < new Version(2, 8))
+        {
+            Assert.False(RedisReleaseChannels.ClientSupportsSharded, $"StackExchange.Redis {version} was not expected to have RedisChannel.Sharded");
+        }
+        else if (version >= new Version(2, 13))
+        {
+            Assert.True(RedisReleaseChannels.ClientSupportsSharded, $"StackExchange.Redis {version} has RedisChannel.Sharded, but the store did not find it");
+            Assert.True(RedisReleaseChannels.Channel("{p:x}:released", sharded: true).IsSharded());
+        }
+
+        Assert.False(RedisReleaseChannels.Channel("{p:x}:released", sharded: false).IsSharded());
+    }
+}
+
+internal static class RedisChannelShardedExtensions
+{
+    /// <summary><c>RedisChannel.IsSharded</c> where the client has it (2.7.27 does not).</summary>
+    public static bool IsSharded(this RedisChannel channel) =>
+        typeof(RedisChannel).GetProperty("IsSharded")?.GetValue(channel) is true;
+}
