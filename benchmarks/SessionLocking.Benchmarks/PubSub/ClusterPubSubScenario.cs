@@ -21,11 +21,14 @@ internal static class ClusterPubSubScenario
     public const int Sessions = 100;
     private static readonly int[] ClusterSizes = [3, 6];
 
+    /// <summary>The cluster set-ups: masters and replicas per master (the last one shows a shard of two nodes).</summary>
+    private static readonly (int Masters, int Replicas)[] Setups = [(3, 0), (6, 0), (3, 1)];
+
     public static async Task RunAsync(ResultSink sink)
     {
         sink.Line("## 6. Cluster pub/sub: messages per release on a 3- and a 6-master Redis Cluster");
         sink.Line();
-        sink.Line($"A local Redis Cluster ({RedisVersion()}, loopback, no persistence, no replicas) of 3 and then 6 masters; {Releases:N0} releases " +
+        sink.Line($"A local Redis Cluster ({RedisVersion()}, loopback, no persistence) of 3 and then 6 masters without replicas, then 3 masters with one replica each; {Releases:N0} releases " +
                   $"(acquire + release, {Releases / Sessions} per session, sessions in parallel) over {Sessions} sessions, each session with one subscriber on a second store " +
                   "(a waiter on another web server). Counters are read from every node before and after: the cluster bus's publish messages (`CLUSTER INFO`) and the " +
                   "PUBLISH/SPUBLISH calls of the scripts (`INFO commandstats`). *Per node* = (publish commands run there + publish messages it received over the bus) / releases, " +
@@ -34,16 +37,16 @@ internal static class ClusterPubSubScenario
 
         var rows = new List<IReadOnlyList<string>>();
         var results = new List<Result>();
-        foreach (var masters in ClusterSizes)
+        foreach (var (masters, replicas) in Setups)
         {
-            Console.WriteLine($"-- starting a {masters}-master cluster");
-            await using var cluster = await LocalRedisCluster.StartAsync(masters);
+            Console.WriteLine($"-- starting a cluster of {masters} masters, {replicas} replica(s) each");
+            await using var cluster = await LocalRedisCluster.StartAsync(masters, replicas);
             foreach (var choice in new[] { ReleaseChannelChoice.Classic, ReleaseChannelChoice.Auto })
             {
-                var result = await MeasureAsync(cluster, masters, choice);
+                var result = await MeasureAsync(cluster, masters, replicas, choice);
                 if (result.Sharded is null)
                 {
-                    rows.Add([masters.ToString(CultureInfo.InvariantCulture), "SPUBLISH (sharded)", "–", $"not available: StackExchange.Redis {ClientVersion()} has no sharded channels", "–", "–", "–", "–"]);
+                    rows.Add([Nodes(masters, replicas), "SPUBLISH (sharded)", "–", $"not available: StackExchange.Redis {ClientVersion()} has no sharded channels", "–", "–", "–", "–"]);
                     continue;
                 }
 
@@ -53,13 +56,14 @@ internal static class ClusterPubSubScenario
         }
 
         sink.Table(
-            ["masters", "publish", "releases", "delivered to the subscriber / release", "per node / release: mean (min–max)", "nodes reached / release (sum)", "bus messages sent / release", "time"],
+            ["nodes", "publish", "releases", "delivered to the subscriber / release", "per node / release: mean (min–max)", "nodes reached / release (sum)", "bus messages sent / release", "time"],
             rows);
 
-        var perNodeClassic = results.Where(r => r.Sharded == false).ToDictionary(r => r.Masters);
-        var perNodeSharded = results.Where(r => r.Sharded == true).ToDictionary(r => r.Masters);
+        var perNodeClassic = results.Where(r => r.Sharded == false && r.Replicas == 0).ToDictionary(r => r.Masters);
+        var perNodeSharded = results.Where(r => r.Sharded == true && r.Replicas == 0).ToDictionary(r => r.Masters);
         sink.Line("Classic PUBLISH is broadcast over the cluster bus to every node (sent to N−1, received by each), so each release reaches every node and the cost grows with " +
-                  "the cluster; SPUBLISH stays on the shard that owns the session's slot (here one master, no replicas: nothing on the bus), so each release reaches one node whatever the size.");
+                  "the cluster; SPUBLISH stays on the shard that owns the session's slot: without replicas that is one master (nothing on the bus), so each release reaches one node whatever the size; " +
+                  "with one replica per master it reaches the two nodes of its shard (the master sends it to its replica), against all six for PUBLISH.");
         sink.Line();
 
         foreach (var masters in ClusterSizes)
@@ -85,7 +89,10 @@ internal static class ClusterPubSubScenario
         }
     }
 
-    private static async Task<Result> MeasureAsync(LocalRedisCluster cluster, int masters, ReleaseChannelChoice choice)
+    private static string Nodes(int masters, int replicas) =>
+        replicas == 0 ? $"{masters} masters" : $"{masters} masters + {masters * replicas} replicas";
+
+    private static async Task<Result> MeasureAsync(LocalRedisCluster cluster, int masters, int replicas, ReleaseChannelChoice choice)
     {
         var prefix = "bench-" + Guid.NewGuid().ToString("N")[..8];
         RedisSessionStateStore NewStore() => new(new RedisSessionStoreOptions { Configuration = cluster.Configuration, KeyPrefix = prefix }) { ReleaseChannels = choice };
@@ -95,7 +102,7 @@ internal static class ClusterPubSubScenario
         if (choice == ReleaseChannelChoice.Auto && !sharded)
         {
             Console.WriteLine($"-- {masters} masters: sharded pub/sub not available (client {ClientVersion()}); only classic measured");
-            return new Result(masters, null, 0, 0, [], 0, TimeSpan.Zero);
+            return new Result(masters, replicas, null, 0, 0, [], 0, TimeSpan.Zero);
         }
 
         var ids = Enumerable.Range(0, Sessions).Select(_ => SessionIds.Create()).ToArray();
@@ -130,8 +137,8 @@ internal static class ClusterPubSubScenario
 
             var perNode = cluster.Ports.Select(port => (after[port].Reached - before[port].Reached) / (double)Releases).ToArray();
             var busSent = cluster.Ports.Sum(port => after[port].BusSent - before[port].BusSent) / (double)Releases;
-            var result = new Result(masters, sharded, Interlocked.Read(ref delivered) / (double)Releases, perNode.Sum(), perNode, busSent, clock.Elapsed);
-            Console.WriteLine($"-- {masters} masters, {(sharded ? "SPUBLISH" : "PUBLISH")}: {string.Join(" | ", result.Row())}");
+            var result = new Result(masters, replicas, sharded, Interlocked.Read(ref delivered) / (double)Releases, perNode.Sum(), perNode, busSent, clock.Elapsed);
+            Console.WriteLine($"-- {Nodes(masters, replicas)}, {(sharded ? "SPUBLISH" : "PUBLISH")}: {string.Join(" | ", result.Row())}");
             return result;
         }
         finally
@@ -229,11 +236,11 @@ internal static class ClusterPubSubScenario
 
     private sealed record Counters(long Reached, long BusSent);
 
-    private sealed record Result(int Masters, bool? Sharded, double DeliveredPerRelease, double NodesReached, double[] PerNode, double BusSentPerRelease, TimeSpan Elapsed)
+    private sealed record Result(int Masters, int Replicas, bool? Sharded, double DeliveredPerRelease, double NodesReached, double[] PerNode, double BusSentPerRelease, TimeSpan Elapsed)
     {
         public IReadOnlyList<string> Row() =>
         [
-            Masters.ToString(CultureInfo.InvariantCulture),
+            Nodes(Masters, Replicas),
             Sharded == true ? "SPUBLISH (sharded)" : "PUBLISH (classic)",
             Releases.ToString("N0", CultureInfo.InvariantCulture),
             Fmt.Num(DeliveredPerRelease, "0.00"),

@@ -6,7 +6,7 @@ using SessionLocking.Benchmarks.Infrastructure;
 namespace SessionLocking.Benchmarks.PubSub;
 
 /// <summary>
-/// A local Redis Cluster of <c>masters</c> masters and no replicas: redis-server processes on free loopback ports (the
+/// A local Redis Cluster of <c>masters</c> masters, each with <c>replicas</c> replicas: redis-server processes on free loopback ports (the
 /// cluster bus port, +10000, free too), no persistence, joined with <c>redis-cli --cluster create</c>; ready when every
 /// node reports <c>cluster_state:ok</c>. Killed, and its directory deleted, when disposed.
 /// </summary>
@@ -24,19 +24,19 @@ internal sealed class LocalRedisCluster : IAsyncDisposable
     /// <summary>Every node, as a StackExchange.Redis configuration string.</summary>
     public string Configuration => string.Join(",", _nodes.Select(n => $"127.0.0.1:{n.Port}"));
 
-    public static async Task<LocalRedisCluster> StartAsync(int masters)
+    public static async Task<LocalRedisCluster> StartAsync(int masters, int replicas = 0)
     {
         var cluster = new LocalRedisCluster();
         try
         {
             Directory.CreateDirectory(cluster._directory);
             var taken = new HashSet<int>();
-            for (var i = 0; i < masters; i++)
+            for (var i = 0; i < masters * (1 + replicas); i++)
             {
                 await cluster.StartNodeAsync(taken);
             }
 
-            await cluster.CreateAsync();
+            await cluster.CreateAsync(replicas);
             return cluster;
         }
         catch
@@ -135,7 +135,7 @@ internal sealed class LocalRedisCluster : IAsyncDisposable
         throw new InvalidOperationException("Could not start a redis-server cluster node on a free port.");
     }
 
-    private async Task CreateAsync()
+    private async Task CreateAsync(int replicas)
     {
         var create = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         create.ArgumentList.Add("--cluster");
@@ -146,7 +146,7 @@ internal sealed class LocalRedisCluster : IAsyncDisposable
         }
 
         create.ArgumentList.Add("--cluster-replicas");
-        create.ArgumentList.Add("0");
+        create.ArgumentList.Add(replicas.ToString(System.Globalization.CultureInfo.InvariantCulture));
         create.ArgumentList.Add("--cluster-yes");
         using (var process = Process.Start(create) ?? throw new InvalidOperationException("redis-cli did not start."))
         {
@@ -168,6 +168,21 @@ internal sealed class LocalRedisCluster : IAsyncDisposable
                 if (DateTime.UtcNow > deadline)
                 {
                     throw new InvalidOperationException("The local Redis cluster did not reach cluster_state:ok within 60 s.");
+                }
+
+                await Task.Delay(50);
+            }
+        }
+
+        // Replicas: in sync with their master (master_link_status:up), so that they take part in their shard.
+        foreach (var (port, _) in _nodes)
+        {
+            while (((await CommandAsync(port, "INFO", "replication")) as string ?? string.Empty) is var info
+                   && info.Contains("role:slave", StringComparison.Ordinal) && !info.Contains("master_link_status:up", StringComparison.Ordinal))
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new InvalidOperationException("A replica of the local Redis cluster did not sync within 60 s.");
                 }
 
                 await Task.Delay(50);
