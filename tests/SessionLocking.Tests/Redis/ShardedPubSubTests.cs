@@ -318,6 +318,36 @@ public sealed class ShardedPubSubStandaloneTests(RedisFixture redis) : IClassFix
         seen.AssertDelivered(sharded: false, nodes: 1);
     }
 
+    [Fact]
+    public async Task The_store_asks_again_after_the_client_restores_its_connection_and_releases_still_wake()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var first = NewStore(server.Configuration);
+        await using var second = NewStore(server.Configuration);
+        Assert.Equal(RedisReleaseChannels.ClientSupportsSharded, await first.UsesShardedChannelsAsync(default));
+        Assert.Equal(RedisReleaseChannels.ClientSupportsSharded, await second.UsesShardedChannelsAsync(default));
+        Assert.Equal(RedisReleaseChannels.ClientSupportsSharded ? 2 : 0, await CommandInfoCallsAsync(server)); // once per store
+
+        await server.RestartAsync(); // a new server: its counters start at 0; the clients reconnect by themselves
+
+        // Both stores ask the new server once more when their connections are restored (only where the client could go sharded).
+        if (RedisReleaseChannels.ClientSupportsSharded)
+        {
+            await ShardedPubSubClusterTests.WaitUntil(async () => await CommandInfoCallsAsync(server) >= 2);
+        }
+
+        Assert.Equal(RedisReleaseChannels.ClientSupportsSharded, await second.UsesShardedChannelsAsync(default));
+        var seen = await ShardedPubSubClusterTests.ReleaseObservation.ObserveAsync(first, second, [server], _prefix, channelPrefix: "");
+        seen.AssertDelivered(RedisReleaseChannels.ClientSupportsSharded, nodes: 1);
+        Assert.Equal(RedisReleaseChannels.ClientSupportsSharded ? 2 : 0, await CommandInfoCallsAsync(server));
+    }
+
+    private static async Task<long> CommandInfoCallsAsync(RedisServer server)
+    {
+        using var client = await server.ConnectAsync();
+        return (await client.CommandStatsAsync()).GetValueOrDefault("command|info");
+    }
+
     private RedisSessionStateStore NewStore(string configuration) =>
         new(new RedisSessionStoreOptions { Configuration = configuration, KeyPrefix = _prefix });
 }
