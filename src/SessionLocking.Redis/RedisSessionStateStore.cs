@@ -204,8 +204,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// <summary>
     /// Fenced write-back-and-release. ARGV[1] token, ARGV[2] timeout ms, ARGV[3] channel, ARGV[4] '1' to publish with
     /// SPUBLISH (sharded), ARGV[5] '1' when the session is new, ARGV[6] n = number of removed item fields,
-    /// ARGV[7 .. 6+n] removed item fields, then item
-    /// field/value pairs to set (item fields carry the <c>i:</c> prefix). Deletes the removed items, sets the changed
+    /// ARGV[7 .. 6+n] removed item fields, then item field/value pairs to set (item fields carry the <c>i:</c> prefix). Deletes the removed items, sets the changed
     /// ones (never the whole session), stores timeout and fence, releases, slides, publishes. Returns 1; 0 (and
     /// changes nothing) when the token is not the current lock; 2 when a stored session was evicted or expired under
     /// its holder (the lock is released and nothing written, so no partial session appears).
@@ -242,8 +241,8 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         """;
 
     /// <summary>
-    /// Fenced release without writing. ARGV[1] token, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Slides a stored session (not one whose
-    /// timeout is corrupt); a session locked while missing and never written leaves no key. Returns 1, or 0 when the
+    /// Fenced release without writing. ARGV[1] token, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Slides a
+    /// stored session (not one whose timeout is corrupt); a session locked while missing and never written leaves no key. Returns 1, or 0 when the
     /// token is not the current lock.
     /// </summary>
     public const string ReleaseScript = Prologue + """
@@ -262,8 +261,8 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         """;
 
     /// <summary>
-    /// Fenced remove (abandon). ARGV[1] token, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the session and the lock; tokens of a
-    /// re-created session keep growing by the server-time floor. Returns 1, or 0 when the token is not the current lock.
+    /// Fenced remove (abandon). ARGV[1] token, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the
+    /// session and the lock; tokens of a re-created session keep growing by the server-time floor. Returns 1, or 0 when the token is not the current lock.
     /// </summary>
     public const string RemoveScript = Prologue + """
         local token = ARGV[1]
@@ -279,7 +278,8 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     /// <summary>
     /// Force-release of one holder's lock (its age reached the execution timeout). ARGV[1] the holder's token,
-    /// ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the lock only while it is still that holder's. Returns 1, or 0 when that lock was gone.
+    /// ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the lock only while it is still that holder's.
+    /// Returns 1, or 0 when that lock was gone.
     /// </summary>
     public const string ForceReleaseScript = Prologue + """
         local token = ARGV[1]
@@ -294,7 +294,8 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     /// <summary>
     /// Release by owner: frees a lock that an acquire the store stopped waiting for may have taken. ARGV[1] the owner
-    /// nonce of that acquire, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the lock only while its owner is that nonce, and publishes.
+    /// nonce of that acquire, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the lock only while its
+    /// owner is that nonce, and publishes.
     /// Returns 1, or 0 when no lock of that owner exists (the acquire took nothing, or it was released already).
     /// </summary>
     public const string ReleaseOwnerScript = Prologue + """
