@@ -61,12 +61,20 @@ internal static class Program
                 return 0;
             }
 
+            case "pubsub":
+            {
+                var sink = new ResultSink(results, "6-cluster-pubsub");
+                await PubSub.ClusterPubSubScenario.RunAsync(sink);
+                sink.Save();
+                return 0;
+            }
+
             case "report":
                 Report.MarkdownReport.Write(options);
                 return 0;
 
             default:
-                Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|report> [--results DIR] [--redis HOST:PORT|start] [--seconds N]");
+                Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|pubsub|report> [--results DIR] [--redis HOST:PORT|start] [--seconds N]");
                 return 2;
         }
     }

@@ -51,6 +51,10 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     // check_lock() / check_session(): the same, but a corrupt record is deleted and the error answer returned.
     // slide(): the session lives for its timeout, and never shorter than a lock that is held.
     // holds(): the fencing guard of every operation that brings a token.
+    // publish(): the release message on the session's channel: SPUBLISH when the caller says its waiters subscribe to
+    //   sharded channels (in a cluster it stays on the shard of the session's slot), else PUBLISH (broadcast to every
+    //   node of a cluster). A SPUBLISH the server refuses falls back to PUBLISH, so a release never fails for it.
+    // unlock(): deletes the lock and publishes the release.
     private const string Helpers = """
         local function num(v)
           if type(v) ~= 'string' or #v < 1 or #v > 16 or not string.find(v, '^%d+$') then
@@ -125,9 +129,16 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
           local current = redis.pcall('HGET', lock_key, 'token')
           return type(current) == 'string' and current == token
         end
-        local function unlock(channel, token)
+        local function publish(channel, message, sharded)
+          if sharded then
+            local sent = redis.pcall('SPUBLISH', channel, message)
+            if type(sent) == 'number' then return end
+          end
+          redis.call('PUBLISH', channel, message)
+        end
+        local function unlock(channel, token, sharded)
           redis.call('DEL', lock_key)
-          redis.call('PUBLISH', channel, token)
+          publish(channel, token, sharded)
         end
 
         """;
@@ -191,9 +202,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         """;
 
     /// <summary>
-    /// Fenced write-back-and-release. ARGV[1] token, ARGV[2] timeout ms, ARGV[3] channel, ARGV[4] '1' when the
-    /// session is new, ARGV[5] n = number of removed item fields, ARGV[6 .. 5+n] removed item fields, then item
-    /// field/value pairs to set (item fields carry the <c>i:</c> prefix). Deletes the removed items, sets the changed
+    /// Fenced write-back-and-release. ARGV[1] token, ARGV[2] timeout ms, ARGV[3] channel, ARGV[4] '1' to publish with
+    /// SPUBLISH (sharded), ARGV[5] '1' when the session is new, ARGV[6] n = number of removed item fields,
+    /// ARGV[7 .. 6+n] removed item fields, then item field/value pairs to set (item fields carry the <c>i:</c> prefix). Deletes the removed items, sets the changed
     /// ones (never the whole session), stores timeout and fence, releases, slides, publishes. Returns 1; 0 (and
     /// changes nothing) when the token is not the current lock; 2 when a stored session was evicted or expired under
     /// its holder (the lock is released and nothing written, so no partial session appears).
@@ -202,14 +213,15 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         local token = ARGV[1]
         local timeout_ms = ARGV[2]
         local channel = ARGV[3]
-        local is_new = ARGV[4] == '1'
-        local first = 6
-        local last_removed = 5 + tonumber(ARGV[5])
+        local sharded = ARGV[4] == '1'
+        local is_new = ARGV[5] == '1'
+        local first = 7
+        local last_removed = 6 + tonumber(ARGV[6])
         if not holds(token) then
           return 0
         end
         if not is_new and redis.call('EXISTS', session_key) == 0 then
-          unlock(channel, token)
+          unlock(channel, token, sharded)
           return 2
         end
         while first <= last_removed do
@@ -223,23 +235,24 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
           first = upto + 1
         end
         redis.call('HSET', session_key, 'timeout', timeout_ms, 'fence', token)
-        unlock(channel, token)
+        unlock(channel, token, sharded)
         slide(tonumber(timeout_ms))
         return 1
         """;
 
     /// <summary>
-    /// Fenced release without writing. ARGV[1] token, ARGV[2] channel. Slides a stored session (not one whose
-    /// timeout is corrupt); a session locked while missing and never written leaves no key. Returns 1, or 0 when the
+    /// Fenced release without writing. ARGV[1] token, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Slides a
+    /// stored session (not one whose timeout is corrupt); a session locked while missing and never written leaves no key. Returns 1, or 0 when the
     /// token is not the current lock.
     /// </summary>
     public const string ReleaseScript = Prologue + """
         local token = ARGV[1]
         local channel = ARGV[2]
+        local sharded = ARGV[3] == '1'
         if not holds(token) then
           return 0
         end
-        unlock(channel, token)
+        unlock(channel, token, sharded)
         local session = read_session()
         if session then
           slide(session[1])
@@ -248,47 +261,52 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         """;
 
     /// <summary>
-    /// Fenced remove (abandon). ARGV[1] token, ARGV[2] channel. Deletes the session and the lock; tokens of a
-    /// re-created session keep growing by the server-time floor. Returns 1, or 0 when the token is not the current lock.
+    /// Fenced remove (abandon). ARGV[1] token, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the
+    /// session and the lock; tokens of a re-created session keep growing by the server-time floor. Returns 1, or 0 when the token is not the current lock.
     /// </summary>
     public const string RemoveScript = Prologue + """
         local token = ARGV[1]
         local channel = ARGV[2]
+        local sharded = ARGV[3] == '1'
         if not holds(token) then
           return 0
         end
         redis.call('DEL', session_key)
-        unlock(channel, token)
+        unlock(channel, token, sharded)
         return 1
         """;
 
     /// <summary>
     /// Force-release of one holder's lock (its age reached the execution timeout). ARGV[1] the holder's token,
-    /// ARGV[2] channel. Deletes the lock only while it is still that holder's. Returns 1, or 0 when that lock was gone.
+    /// ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the lock only while it is still that holder's.
+    /// Returns 1, or 0 when that lock was gone.
     /// </summary>
     public const string ForceReleaseScript = Prologue + """
         local token = ARGV[1]
         local channel = ARGV[2]
+        local sharded = ARGV[3] == '1'
         if not holds(token) then
           return 0
         end
-        unlock(channel, token)
+        unlock(channel, token, sharded)
         return 1
         """;
 
     /// <summary>
     /// Release by owner: frees a lock that an acquire the store stopped waiting for may have taken. ARGV[1] the owner
-    /// nonce of that acquire, ARGV[2] channel. Deletes the lock only while its owner is that nonce, and publishes.
+    /// nonce of that acquire, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the lock only while its
+    /// owner is that nonce, and publishes.
     /// Returns 1, or 0 when no lock of that owner exists (the acquire took nothing, or it was released already).
     /// </summary>
     public const string ReleaseOwnerScript = Prologue + """
         local owner = ARGV[1]
         local channel = ARGV[2]
+        local sharded = ARGV[3] == '1'
         local lock = redis.pcall('HMGET', lock_key, 'owner', 'token')
         if lock.err or lock[1] ~= owner then
           return 0
         end
-        unlock(channel, lock[2] or '')
+        unlock(channel, lock[2] or '', sharded)
         return 1
         """;
 
@@ -322,6 +340,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly Counter<long>? _abandonedReleased;
+    private RedisReleaseChannels _channels;
     private int _cleanupsInFlight;
     private int _evictionPolicyChecked;
 
@@ -343,6 +362,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         _connection = connection;
         _logger = (ILogger?)loggerFactory?.CreateLogger<RedisSessionStateStore>() ?? NullLogger.Instance;
         _timeProvider = timeProvider ?? TimeProvider.System;
+        _channels = new RedisReleaseChannels(ReleaseChannelChoice.Auto, _logger, _timeProvider);
         _abandonedReleased = meterFactory?.Create(MeterName).CreateCounter<long>(
             AbandonedReleasedCounter,
             "{lock}",
@@ -358,6 +378,22 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     /// <summary>The cap on clean-ups in flight: <see cref="MaxCleanupsInFlight"/>, lower in tests.</summary>
     internal int CleanupLimit { get; init; } = MaxCleanupsInFlight;
+
+    /// <summary>Sharded pub/sub where available (the default), or classic only (the benchmark's baseline).</summary>
+    internal ReleaseChannelChoice ReleaseChannels
+    {
+        get;
+        init
+        {
+            field = value;
+            _channels.Dispose();
+            _channels = new RedisReleaseChannels(value, _logger, _timeProvider);
+        }
+    }
+
+    /// <summary>Whether releases go over sharded channels on this store's connection (connects and decides when not done yet).</summary>
+    internal async ValueTask<bool> UsesShardedChannelsAsync(CancellationToken cancellationToken) =>
+        await ShardedFlagAsync("subscribe", cancellationToken).ConfigureAwait(false) == "1";
 
     /// <inheritdoc />
     public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
@@ -407,13 +443,14 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     {
         ArgumentNullException.ThrowIfNull(changes);
         var keys = _keys.For(sessionId);
-        var args = new RedisValue[5 + changes.Removed.Count + (2 * changes.Set.Count)];
+        var args = new RedisValue[6 + changes.Removed.Count + (2 * changes.Set.Count)];
         args[0] = Token(lockId);
         args[1] = Milliseconds(changes.Timeout);
         args[2] = PublishChannel(sessionId);
-        args[3] = changes.IsNew ? "1" : "0";
-        args[4] = changes.Removed.Count;
-        var i = 5;
+        args[3] = await ShardedFlagAsync(WriteAndRelease.Operation, cancellationToken).ConfigureAwait(false);
+        args[4] = changes.IsNew ? "1" : "0";
+        args[5] = changes.Removed.Count;
+        var i = 6;
         foreach (var name in changes.Removed)
         {
             args[i++] = RedisSessionKeys.ItemPrefix + name;
@@ -430,15 +467,15 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     /// <inheritdoc />
     public async ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await EvaluateAsync(Release, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await EvaluateAsync(Release, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Release.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await EvaluateAsync(Remove, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await EvaluateAsync(Remove, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-        (long)(await EvaluateAsync(ForceRelease, _keys.For(sessionId), [Token(holderLockId), PublishChannel(sessionId)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await EvaluateAsync(ForceRelease, _keys.For(sessionId), [Token(holderLockId), PublishChannel(sessionId), await ShardedFlagAsync(ForceRelease.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) =>
@@ -449,8 +486,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     {
         ArgumentNullException.ThrowIfNull(onReleased);
         const string Operation = "subscribe";
-        var channel = new RedisChannel(_keys.Channel(sessionId), RedisChannel.PatternMode.Literal);
         var subscriber = await _connection.GetSubscriberAsync(Operation, cancellationToken).ConfigureAwait(false);
+        var sharded = await _channels.IsShardedAsync(subscriber.Multiplexer, _connection.ChannelPrefix, _connection.OperationTimeout, cancellationToken).ConfigureAwait(false);
+        var channel = RedisReleaseChannels.Channel(_keys.Channel(sessionId), sharded); // the client adds its channel prefix to both kinds
         Action<RedisChannel, RedisValue> handler = (_, _) =>
         {
             try
@@ -497,10 +535,18 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     }
 
     /// <inheritdoc />
-    public void Dispose() => _connection.Dispose();
+    public void Dispose()
+    {
+        _channels.Dispose();
+        _connection.Dispose();
+    }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        _channels.Dispose();
+        return _connection.DisposeAsync();
+    }
 
     /// <summary>
     /// Runs a script by its SHA1 (EVALSHA); after a NOSCRIPT answer (Redis restarted or flushed its scripts) once
@@ -589,7 +635,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         {
             // Sent before this method returns, so it is queued right behind the acquire; as text (EVAL), because
             // a NOSCRIPT answer to EVALSHA would send the retry only after that answer, behind later requests.
-            byOwner = database.ScriptEvaluateAsync(ReleaseOwner.Text, keys, [owner, PublishChannel(sessionId)], CommandFlags.None);
+            byOwner = database.ScriptEvaluateAsync(ReleaseOwner.Text, keys, [owner, PublishChannel(sessionId), _channels.Current == true ? "1" : "0"], CommandFlags.None);
         }
         catch (Exception ex)
         {
@@ -703,6 +749,19 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     }
 
     private RedisValue PublishChannel(string sessionId) => _connection.ChannelPrefix + _keys.Channel(sessionId);
+
+    /// <summary>
+    /// The scripts' publish flag: "1" (SPUBLISH) when the waiters of this connection subscribe to sharded channels, "0"
+    /// (PUBLISH) otherwise. Decided once per connection (see <see cref="RedisReleaseChannels"/>); the same decision
+    /// chooses the channels <see cref="SubscribeAsync"/> subscribes to.
+    /// </summary>
+    private async ValueTask<RedisValue> ShardedFlagAsync(string operation, CancellationToken cancellationToken)
+    {
+        var database = await _connection.GetDatabaseAsync(operation, cancellationToken).ConfigureAwait(false);
+        return await _channels.IsShardedAsync(database.Multiplexer, _connection.ChannelPrefix, _connection.OperationTimeout, cancellationToken).ConfigureAwait(false)
+            ? "1"
+            : "0";
+    }
 
     private static RedisValue Token(SessionLockId lockId) => lockId.Token.ToString(CultureInfo.InvariantCulture);
 

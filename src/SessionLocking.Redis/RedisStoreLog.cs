@@ -3,7 +3,7 @@ using SessionLocking.Diagnostics;
 
 namespace SessionLocking.Redis;
 
-/// <summary>Log events of the Redis store (event ids 101–106, listed in docs/redis-protocol.md).</summary>
+/// <summary>Log events of the Redis store (event ids 101–106 and 110–112, listed in docs/redis-protocol.md).</summary>
 internal static partial class RedisStoreLog
 {
     [LoggerMessage(101, LogLevel.Warning, "Redis runs with maxmemory-policy {Policy}: under memory pressure it may evict session locks (and whole sessions). Use noeviction for the session store's Redis.", EventName = "RedisEvictionPolicyMayEvictLocks")]
@@ -23,4 +23,13 @@ internal static partial class RedisStoreLog
 
     [LoggerMessage(106, LogLevel.Warning, "Session {SessionKey}: {Limit} clean-ups of abandoned acquires are already in flight; this one is skipped, and a lock it took expires by its time to live.", EventName = "RedisAbandonedCleanupsOverLimit")]
     public static partial void AbandonedCleanupsOverLimit(ILogger logger, SessionKey sessionKey, int limit);
+
+    [LoggerMessage(110, LogLevel.Information, "Releases are published with SPUBLISH on sharded channels (Redis 7 sharded pub/sub): in a cluster a release reaches only the shard of its session.", EventName = "RedisReleaseChannelsSharded")]
+    public static partial void ReleaseChannelsSharded(ILogger logger);
+
+    [LoggerMessage(111, LogLevel.Information, "Releases are published with PUBLISH on classic channels: {Reason}.", EventName = "RedisReleaseChannelsClassic")]
+    public static partial void ReleaseChannelsClassic(ILogger logger, string reason);
+
+    [LoggerMessage(112, LogLevel.Debug, "Could not ask Redis whether it has sharded pub/sub; releases use classic pub/sub until the next try.", EventName = "RedisReleaseChannelsUndecided")]
+    public static partial void ReleaseChannelsUndecided(ILogger logger, Exception exception);
 }

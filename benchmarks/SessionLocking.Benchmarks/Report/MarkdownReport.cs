@@ -15,12 +15,19 @@ internal static class MarkdownReport
         ("3-round-trips", "3. Round trips and bytes"),
         ("4-waiting-cost", "4. Waiting cost"),
         ("5-micro", "5. Micro-benchmarks"),
+        ("6-cluster-pubsub", "6. Cluster pub/sub"),
     ];
 
     public static void Write(Args args)
     {
         var results = args.Get("results", "benchmarks/results");
         var output = args.Get("out", "docs/benchmarks.md");
+        if (args.GetOrNull("only") is { } only && File.Exists(output))
+        {
+            Splice(args, results, output, only);
+            return;
+        }
+
         var md = new StringBuilder();
         md.AppendLine("# Benchmarks");
         md.AppendLine();
@@ -35,7 +42,8 @@ internal static class MarkdownReport
                       "the micro-benchmarks with BenchmarkDotNet) and rewrites this file. " +
                       "Every figure is given as a ratio to a baseline measured in the same run, and load figures with p50/p99 latencies. " +
                       "The program's sources are in [`benchmarks/SessionLocking.Benchmarks`](../benchmarks/SessionLocking.Benchmarks); each scenario can also be run alone " +
-                      "(`dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll hot|many|roundtrips|waiting|micro --redis start`, or `--redis 127.0.0.1:PORT` for a running server).");
+                      "(`dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll hot|many|roundtrips|waiting|micro --redis start`, or `--redis 127.0.0.1:PORT` for a running server; `pubsub` starts its own clusters), " +
+                      "and `./scripts/benchmark.sh --only NAME` runs one scenario and replaces only its section and its targets here.");
         md.AppendLine();
 
         md.AppendLine("## Machine");
@@ -91,6 +99,69 @@ internal static class MarkdownReport
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         File.WriteAllText(output, md.ToString().TrimEnd() + Environment.NewLine);
         Console.WriteLine($"Wrote {output}");
+    }
+
+    /// <summary>
+    /// Replaces one scenario's section and its rows of the targets table in an existing report, leaving the rest (and its
+    /// machine table, which describes the last full run) as it was; the section says when and how it was run alone.
+    /// </summary>
+    private static void Splice(Args args, string results, string output, string only)
+    {
+        var (file, title) = Sections.FirstOrDefault(s => s.File == only || s.File.EndsWith("-" + only, StringComparison.Ordinal) || s.File[(s.File.IndexOf('-') + 1)..].Replace("-", string.Empty, StringComparison.Ordinal).StartsWith(only, StringComparison.Ordinal));
+        if (file is null)
+        {
+            throw new ArgumentException($"No scenario section named {only}; known: {string.Join(", ", Sections.Select(s => s.File))}.");
+        }
+
+        var sectionFile = Path.Combine(results, file + ".md");
+        var section = File.Exists(sectionFile)
+            ? File.ReadAllText(sectionFile).TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToList()
+            : [$"## {title}", string.Empty, "This scenario did not complete in the latest run; see the console output of the command."];
+        section.Insert(1, string.Empty);
+        section.Insert(2, $"Run alone with `{args.Get("command", "./scripts/benchmark.sh --only " + only)}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, commit {args.Get("commit", "?")} " +
+                          $"(load average {args.Get("load-start", "?")} at the start, {args.Get("load-end", "?")} at the end; the machine is the one above).");
+
+        var lines = File.ReadAllLines(output).ToList();
+        var start = lines.FindIndex(l => l.StartsWith($"## {title}", StringComparison.Ordinal));
+        if (start >= 0)
+        {
+            var end = lines.FindIndex(start + 1, l => l.StartsWith("## ", StringComparison.Ordinal));
+            lines.RemoveRange(start, (end < 0 ? lines.Count : end) - start);
+        }
+        else
+        {
+            start = lines.Count;
+            if (lines.Count > 0 && lines[^1].Length > 0)
+            {
+                lines.Add(string.Empty);
+                start++;
+            }
+        }
+
+        section.Add(string.Empty);
+        lines.InsertRange(start, section);
+
+        // Targets: this scenario's rows out, its new rows in at the end of the table.
+        var targetPrefix = $"| {title}";
+        lines.RemoveAll(l => l.StartsWith(targetPrefix + " |", StringComparison.Ordinal) || l.StartsWith(targetPrefix + ":", StringComparison.Ordinal));
+        var targets = lines.FindIndex(l => l == "## Targets");
+        if (targets >= 0)
+        {
+            var last = lines.FindIndex(targets, l => l.StartsWith("| ", StringComparison.Ordinal));
+            while (last + 1 < lines.Count && lines[last + 1].StartsWith('|'))
+            {
+                last++;
+            }
+
+            var targetFile = Path.Combine(results, file + ".targets.json");
+            var rows = File.Exists(targetFile)
+                ? ResultSink.LoadTargets(targetFile).Select(t => $"| {t.Scenario} | {t.Target} | {t.Measured} | {(t.Met is null ? t.Note ?? "not run" : Fmt.Met(t.Met))} |")
+                : [$"| {title} | – | scenario did not complete (see the console output of the run) | **failed** |"];
+            lines.InsertRange(last + 1, rows);
+        }
+
+        File.WriteAllText(output, string.Join(Environment.NewLine, lines).TrimEnd() + Environment.NewLine);
+        Console.WriteLine($"Updated {title} in {output}");
     }
 
     private static IEnumerable<(string, string)> Machine(Args args)

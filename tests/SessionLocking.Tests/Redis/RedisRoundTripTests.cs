@@ -18,7 +18,7 @@ public sealed partial class RedisRoundTripTests : IClassFixture<RedisFixture>, I
     /// <summary>Commands a client may send besides scripts: connection upkeep and pub/sub of waiters, no data.</summary>
     private static readonly HashSet<string> Upkeep = new(StringComparer.OrdinalIgnoreCase)
     {
-        "ping", "echo", "info", "client", "cluster", "config", "subscribe", "unsubscribe", "select", "auth", "hello",
+        "ping", "echo", "info", "client", "cluster", "config", "subscribe", "unsubscribe", "ssubscribe", "sunsubscribe", "select", "auth", "hello",
     };
 
     private readonly RedisFixture _redis;

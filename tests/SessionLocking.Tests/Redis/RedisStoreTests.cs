@@ -93,8 +93,8 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         Assert.Contains("\"i:gone\"", evalsha, StringComparison.Ordinal);
         Assert.DoesNotContain("A-value", evalsha, StringComparison.Ordinal);
         Assert.DoesNotContain("G-value", evalsha, StringComparison.Ordinal);
-        // evalsha, sha, numkeys, 2 keys, token, timeout, channel, is-new, n=2, "i:gone", "i:Cart", "i:b", "B-new", "i:cart", "C-value"
-        Assert.Equal(16, Regex.Matches(evalsha, "\"(?:[^\"\\\\]|\\\\.)*\"").Count);
+        // evalsha, sha, numkeys, 2 keys, token, timeout, channel, publish flag, is-new, n=2, "i:gone", "i:Cart", "i:b", "B-new", "i:cart", "C-value"
+        Assert.Equal(17, Regex.Matches(evalsha, "\"(?:[^\"\\\\]|\\\\.)*\"").Count);
         Assert.Equal(new Dictionary<string, string> { ["a"] = "A-value", ["b"] = "B-new", ["cart"] = "C-value" }, await Items(id));
     }
 
