@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using SessionLocking.Benchmarks.Infrastructure;
+using SessionLocking.TestUtilities;
 
 namespace SessionLocking.Benchmarks.PubSub;
 
@@ -46,11 +46,11 @@ internal sealed class LocalRedisCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>One command to one node, on a fresh connection.</summary>
-    public static async Task<object?> CommandAsync(int port, params string[] args)
+    /// <summary>One command whose reply is text to one node, on a fresh connection.</summary>
+    public static async Task<string?> CommandAsync(int port, params string[] args)
     {
-        await using var connection = await RespConnection.ConnectAsync("127.0.0.1", port);
-        return await connection.CommandAsync(args);
+        await using var connection = await RespClient.ConnectAsync("127.0.0.1", port);
+        return await connection.StringAsync(args);
     }
 
     public async ValueTask DisposeAsync()
