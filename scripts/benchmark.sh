@@ -63,6 +63,7 @@ run hot
 run many
 run roundtrips
 run micro
+run durable
 
 stop_redis
 elapsed=$(( $(date +%s) - started ))

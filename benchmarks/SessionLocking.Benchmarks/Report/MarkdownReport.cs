@@ -15,6 +15,7 @@ internal static class MarkdownReport
         ("3-round-trips", "3. Round trips and bytes"),
         ("4-waiting-cost", "4. Waiting cost"),
         ("5-micro", "5. Micro-benchmarks"),
+        ("6-durable-writes", "6. Durable writes"),
     ];
 
     public static void Write(Args args)

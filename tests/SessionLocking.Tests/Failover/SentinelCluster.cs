@@ -299,7 +299,7 @@ public sealed class SentinelCluster : IAsyncDisposable
             var dir = Path.Combine(directory, $"node-{Port}");
             Directory.CreateDirectory(dir);
             List<string> args = ["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", dir, "--logfile", Path.Combine(directory, $"redis-{Port}.log"), "--daemonize", "no"];
+                "--dir", dir, "--logfile", Path.Combine(directory, $"redis-{Port}.log"), "--daemonize", "no", "--repl-diskless-sync-delay", "0"];
             if (replicaOf is { } primary)
             {
                 args.AddRange(["--replicaof", "127.0.0.1", primary.ToString()]);
