@@ -35,7 +35,7 @@ internal static class MarkdownReport
                       "runs every scenario (the load scenarios against real Kestrel on loopback, in-process; the micro-benchmarks with BenchmarkDotNet), stops Redis and rewrites this file. " +
                       "Every figure is given as a ratio to a baseline measured in the same run, and load figures with p50/p99 latencies. " +
                       "The program's sources are in [`benchmarks/SessionLocking.Benchmarks`](../benchmarks/SessionLocking.Benchmarks); each scenario can also be run alone " +
-                      "(`dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll hot|many|roundtrips|waiting|micro --redis 127.0.0.1:PORT`).");
+                      "(`dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll hot|many|roundtrips|waiting|micro --redis 127.0.0.1:PORT`; `durable` starts its own primary and replica).");
         md.AppendLine();
 
         md.AppendLine("## Machine");
