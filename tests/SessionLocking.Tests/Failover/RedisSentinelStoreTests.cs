@@ -55,6 +55,10 @@ public sealed class RedisSentinelStoreTests(ITestOutputHelper output)
         output.WriteLine($"first answer {killed.ElapsedMilliseconds} ms after the kill; before it: {Describe(failures)}");
         Assert.Equal("before", Encoding.UTF8.GetString(found.Value.Data!.Items["v"]));
         Assert.NotEmpty(failures);
+
+        // Redis does not replicate its script cache; the store loads the scripts on the promoted replica when the client switches to it: no NOSCRIPT.
+        Assert.Null(await replica.InfoFieldAsync("errorstats", "errorstat_NOSCRIPT"));
+        Assert.NotNull(await replica.InfoFieldAsync("commandstats", "cmdstat_script|load"));
         await cluster.UntilAsync(async () => await cluster.AgreedPrimaryAsync() == replica, TimeSpan.FromSeconds(20), "the sentinels name the replica as primary");
 
         // Writes go to the new primary (which has no replica now: durable writes need one, so this store waits for none).
