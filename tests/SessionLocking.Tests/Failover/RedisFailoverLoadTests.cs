@@ -208,7 +208,7 @@ public sealed partial class RedisFailoverLoadTests(ITestOutputHelper output)
                 o.OperationTimeout = TimeSpan.FromSeconds(2);
                 o.ConnectTimeout = TimeSpan.FromSeconds(2);
                 o.MinReplicasAcknowledged = durable ? 1 : 0;
-                o.ReplicaAckTimeout = TimeSpan.FromMilliseconds(500);
+                o.ReplicaAckTimeout = TimeSpan.FromMilliseconds(200);
             }),
             services =>
             {
