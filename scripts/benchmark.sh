@@ -71,6 +71,7 @@ run many
 run roundtrips
 run micro
 run pubsub
+run durable
 
 elapsed=$(( $(date +%s) - started ))
 only_args=(); command="./scripts/benchmark.sh"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: unit, behaviour (in-memory, Redis, Garnet), integration, browser; then the
 # Redis tests again against the newest StackExchange.Redis 2.x (the default build uses the floor, 2.7.27).
-# Installs what the tests need when it is missing: redis-server and chromium from Debian's packages, Garnet
+# Installs what the tests need when it is missing: redis-server, redis-sentinel (the failover tests) and chromium
+# from Debian's packages, Garnet
 # (the dotnet tool garnet-server) into artifacts/tools/garnet.
 # The last line is the plain summary "N passed, N failed" of both runs together.
 # Arguments go to the first "dotnet test"; with arguments, the second run is left out.
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing ${need[*]} ..."

@@ -69,12 +69,20 @@ internal static class Program
                 return 0;
             }
 
+            case "durable":
+            {
+                var sink = new ResultSink(results, "7-durable-writes");
+                await DurableWritesScenario.RunAsync(sink, TimeSpan.FromSeconds(Math.Clamp(seconds / 2, 2, 10)));
+                sink.Save();
+                return 0;
+            }
+
             case "report":
                 Report.MarkdownReport.Write(options);
                 return 0;
 
             default:
-                Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|pubsub|report> [--results DIR] [--redis HOST:PORT|start] [--seconds N]");
+                Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|pubsub|durable|report> [--results DIR] [--redis HOST:PORT|start] [--seconds N]");
                 return 2;
         }
     }

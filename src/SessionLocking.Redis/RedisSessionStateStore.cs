@@ -27,6 +27,12 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// <summary>The counter of locks taken by abandoned acquires and released by the store.</summary>
     public const string AbandonedReleasedCounter = "sessionlocking.lock.abandoned_released";
 
+    /// <summary>The counter of writes (write-backs, abandons, acquires) the primary applied but too few replicas acknowledged in time (<see cref="RedisSessionStoreOptions.MinReplicasAcknowledged"/>).</summary>
+    public const string ReplicaAckFailedCounter = "sessionlocking.store.replica_ack_failed";
+
+    /// <summary>Every script goes to the primary, never to a replica (a Sentinel or replica configuration lists both).</summary>
+    private const CommandFlags ToPrimary = CommandFlags.DemandMaster;
+
     /// <summary>The middleware's meter: the store's counter stands beside the middleware's instruments.</summary>
     private const string MeterName = "SessionLocking";
 
@@ -341,24 +347,29 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     private readonly TimeProvider _timeProvider;
     private readonly Counter<long>? _abandonedReleased;
     private RedisReleaseChannels _channels;
+    private readonly Counter<long>? _replicaAckFailed;
+    private readonly int _minReplicas;
+    private readonly TimeSpan _replicaAckTimeout;
     private int _cleanupsInFlight;
     private int _evictionPolicyChecked;
 
     /// <summary>Creates a store that connects on first use, as <paramref name="options"/> say (factory, <c>ConfigurationOptions</c> or configuration string).</summary>
     public RedisSessionStateStore(RedisSessionStoreOptions options, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null)
-        : this(new RedisConnection(options ?? throw new ArgumentNullException(nameof(options))), options.KeyPrefix, loggerFactory, meterFactory, timeProvider)
+        : this(new RedisConnection(options ?? throw new ArgumentNullException(nameof(options))), options, loggerFactory, meterFactory, timeProvider)
     {
     }
 
     /// <summary>Creates a store on a multiplexer the application owns.</summary>
     public RedisSessionStateStore(IConnectionMultiplexer multiplexer, RedisSessionStoreOptions options, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null)
-        : this(new RedisConnection(multiplexer, (options ?? throw new ArgumentNullException(nameof(options))).OperationTimeout), options.KeyPrefix, loggerFactory, meterFactory, timeProvider)
+        : this(new RedisConnection(multiplexer, (options ?? throw new ArgumentNullException(nameof(options))).OperationTimeout), options, loggerFactory, meterFactory, timeProvider)
     {
     }
 
-    private RedisSessionStateStore(RedisConnection connection, string keyPrefix, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider)
+    private RedisSessionStateStore(RedisConnection connection, RedisSessionStoreOptions options, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider)
     {
-        _keys = new RedisSessionKeys(keyPrefix);
+        _keys = new RedisSessionKeys(options.KeyPrefix);
+        _minReplicas = Math.Max(0, options.MinReplicasAcknowledged);
+        _replicaAckTimeout = options.ReplicaAckTimeout;
         _connection = connection;
         _logger = (ILogger?)loggerFactory?.CreateLogger<RedisSessionStateStore>() ?? NullLogger.Instance;
         _timeProvider = timeProvider ?? TimeProvider.System;
@@ -367,6 +378,10 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
             AbandonedReleasedCounter,
             "{lock}",
             "Locks taken by a store call whose caller had stopped waiting for it (the client left, or the store gave up at its own timeout), released as soon as the store answered.");
+        _replicaAckFailed = _minReplicas == 0 ? null : meterFactory?.Create(MeterName).CreateCounter<long>(
+            ReplicaAckFailedCounter,
+            "{write}",
+            "Writes (write-backs, abandons, lock acquisitions) the Redis primary applied but fewer replicas than MinReplicasAcknowledged acknowledged in time; each was reported as failed.");
         connection.PreloadScripts(Acquire.Text, Shared.Text, WriteAndRelease.Text, Release.Text, Remove.Text, ForceRelease.Text, ReleaseOwner.Text, KeepAlive.Text);
     }
 
@@ -406,7 +421,8 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
             [Milliseconds(lockTimeout), createIfMissing ? "1" : "0", owner],
             sessionId,
             cancellationToken,
-            abandoned: (database, pending, reason) => CleanUpAbandonedAcquire(database, sessionId, keys, owner, pending, reason, lockTimeout)).ConfigureAwait(false))!;
+            abandoned: (database, pending, reason) => CleanUpAbandonedAcquire(database, sessionId, keys, owner, pending, reason, lockTimeout),
+            durable: TookLock).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
@@ -462,7 +478,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
             args[i++] = value;
         }
 
-        return (long)(await EvaluateAsync(WriteAndRelease, keys, args, sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+        return (long)(await EvaluateAsync(WriteAndRelease, keys, args, sessionId, cancellationToken, durable: Wrote).ConfigureAwait(false)) == 1;
     }
 
     /// <inheritdoc />
@@ -471,7 +487,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     /// <inheritdoc />
     public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await EvaluateAsync(Remove, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await EvaluateAsync(Remove, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, durable: Wrote).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
@@ -552,6 +568,10 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// Runs a script by its SHA1 (EVALSHA); after a NOSCRIPT answer (Redis restarted or flushed its scripts) once
     /// with its text (EVAL), which loads it again. When the store stops waiting for a script that may still run
     /// (its own timeout, the caller's cancellation, a lost connection), <paramref name="abandoned"/> gets the pending call.
+    /// With <see cref="RedisSessionStoreOptions.MinReplicasAcknowledged"/> set and <paramref name="durable"/> given, a
+    /// <c>WAIT</c> is sent right behind the script on the same connection (pipelined: no round trip of its own), and
+    /// when <paramref name="durable"/> says the answer wrote something, too few replicas in time fail the call (see
+    /// <see cref="CheckReplicasAsync"/>).
     /// </summary>
     private async Task<RedisResult> EvaluateAsync(
         Script script,
@@ -559,27 +579,33 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         RedisValue[] args,
         string sessionId,
         CancellationToken cancellationToken,
-        Action<IDatabase, Task<RedisResult>, string>? abandoned = null)
+        Action<IDatabase, Task<RedisResult>, string>? abandoned = null,
+        Func<RedisResult, SessionLockId?>? durable = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var database = await _connection.GetDatabaseAsync(script.Operation, cancellationToken).ConfigureAwait(false);
         CheckEvictionPolicyOnce(database);
+        var waits = durable is not null && _minReplicas > 0;
         Task<RedisResult>? pending = null;
+        Task<RedisResult>? acknowledged = null;
+        RedisResult result;
         try
         {
             try
             {
-                pending = database.ScriptEvaluateAsync(script.Hash, keys, args, CommandFlags.None);
-                return await _connection.WithTimeout(pending, script.Operation, cancellationToken).ConfigureAwait(false);
+                (pending, acknowledged) = Send(database, script.Hash, keys, args, waits);
+                result = await _connection.WithTimeout(pending, script.Operation, cancellationToken).ConfigureAwait(false);
             }
             catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
             {
-                pending = database.ScriptEvaluateAsync(script.Text, keys, args, CommandFlags.None);
-                return await _connection.WithTimeout(pending, script.Operation, cancellationToken).ConfigureAwait(false);
+                Observe(acknowledged);
+                (pending, acknowledged) = Send(database, script.Text, keys, args, waits);
+                result = await _connection.WithTimeout(pending, script.Operation, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex)
         {
+            Observe(acknowledged);
             if (abandoned is not null && pending is not null && MayStillTakeEffect(pending))
             {
                 abandoned(database, pending, ex switch
@@ -601,6 +627,150 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
             }
 
             throw Unavailable(script.Operation, ex);
+        }
+
+        if (acknowledged is not null)
+        {
+            if (durable!(result) is { } written)
+            {
+                await CheckReplicasAsync(acknowledged, script.Operation, sessionId, keys, written).ConfigureAwait(false);
+            }
+            else
+            {
+                Observe(acknowledged);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Sends the script (by SHA1 or as text) to the primary, and with <paramref name="waits"/> a <c>WAIT</c> right behind
+    /// it, before either is awaited: both are written in this order on the primary's connection (the server that serves
+    /// the session's keys), so the <c>WAIT</c> covers the script's writes and costs no round trip of its own.
+    /// </summary>
+    private (Task<RedisResult> Script, Task<RedisResult>? Wait) Send(IDatabase database, object script, RedisKey[] keys, RedisValue[] args, bool waits)
+    {
+        var primary = waits ? PrimaryFor(database.Multiplexer, keys[0]) : null;
+
+        var evaluating = script is byte[] hash
+            ? database.ScriptEvaluateAsync(hash, keys, args, ToPrimary)
+            : database.ScriptEvaluateAsync((string)script, keys, args, ToPrimary);
+        if (!waits)
+        {
+            return (evaluating, null);
+        }
+
+        Task<RedisResult> waiting;
+        try
+        {
+            waiting = primary is null
+                ? Task.FromException<RedisResult>(new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No primary serves the session's keys."))
+                : primary.ExecuteAsync("WAIT", _minReplicas, (long)Math.Ceiling(_replicaAckTimeout.TotalMilliseconds));
+        }
+        catch (Exception ex)
+        {
+            waiting = Task.FromException<RedisResult>(ex);
+        }
+
+        return (evaluating, waiting);
+    }
+
+    /// <summary>
+    /// The connected primary that serves <paramref name="key"/>, chosen the way the client routes the script (the slot's
+    /// primary in a cluster, else the one primary), from the client's own state: no round trip (the client's
+    /// <c>IdentifyEndpoint</c> would send one, synchronously). Null when no primary is connected: the script fails too.
+    /// </summary>
+    private static IServer? PrimaryFor(IConnectionMultiplexer multiplexer, RedisKey key)
+    {
+        IServer? found = null;
+        foreach (var endpoint in multiplexer.GetEndPoints(configuredOnly: false))
+        {
+            var server = multiplexer.GetServer(endpoint);
+            if (!server.IsConnected || server.IsReplica)
+            {
+                continue;
+            }
+
+            if (server.ServerType == ServerType.Cluster)
+            {
+                return server.ClusterConfiguration?.GetBySlot(key)?.EndPoint is { } owner ? multiplexer.GetServer(owner) : null;
+            }
+
+            found ??= server;
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// The durable part of a write: the answer of the <c>WAIT</c> sent behind it must count at least
+    /// <see cref="RedisSessionStoreOptions.MinReplicasAcknowledged"/> replicas. Otherwise the write, which the primary has
+    /// applied, may vanish in a failover: it is logged (<c>RedisReplicaAckMissing</c>), counted
+    /// (<see cref="ReplicaAckFailedCounter"/>) and reported as failed. A lock the write took (an acquire) is released
+    /// first, so that no request works under a lock a failover could lose.
+    /// </summary>
+    private async Task CheckReplicasAsync(Task<RedisResult> acknowledged, string operation, string sessionId, RedisKey[] keys, SessionLockId written)
+    {
+        long count = -1;
+        Exception? failure = null;
+        try
+        {
+            count = (long)await _connection.WithTimeout(acknowledged, operation + " (WAIT for replicas)", CancellationToken.None).ConfigureAwait(false);
+            if (count >= _minReplicas)
+            {
+                return;
+            }
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        _replicaAckFailed?.Add(1, new KeyValuePair<string, object?>("operation", operation));
+        var timeoutMs = (long)Math.Ceiling(_replicaAckTimeout.TotalMilliseconds);
+        RedisStoreLog.ReplicaAckMissing(_logger, failure, new SessionKey(sessionId), operation, count, _minReplicas, timeoutMs);
+        if (operation == Acquire.Operation && written.Token > 0)
+        {
+            try
+            {
+                var database = await _connection.GetDatabaseAsync(Release.Operation, CancellationToken.None).ConfigureAwait(false);
+                await _connection.WithTimeout(
+                    database.ScriptEvaluateAsync(Release.Hash, keys, [Token(written), PublishChannel(sessionId)], ToPrimary),
+                    Release.Operation,
+                    CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // The lock then expires by its time to live.
+                RedisStoreLog.AbandonedCleanupFailed(_logger, ex, new SessionKey(sessionId));
+            }
+        }
+
+        var what = count < 0
+            ? $"the wait for its replicas failed ({failure?.GetType().Name}: {failure?.Message})"
+            : $"only {count} of {_minReplicas} replicas acknowledged it within {timeoutMs} ms";
+        var message = operation == Acquire.Operation
+            ? $"The session store's {operation} took the lock on the Redis primary, but {what}; the lock was released (RedisSessionStoreOptions.MinReplicasAcknowledged)."
+            : $"The session store's {operation} was applied on the Redis primary, but {what}: a failover could lose it, so it is reported as failed; its outcome is unknown (RedisSessionStoreOptions.MinReplicasAcknowledged).";
+        throw new SessionStoreUnavailableException(message, failure) { Operation = operation };
+    }
+
+    /// <summary>The lock an acquire's answer took (<c>{0, token, …}</c> or <c>{1, token}</c>), or null when it took none.</summary>
+    private static SessionLockId? TookLock(RedisResult result)
+    {
+        var reply = (RedisResult[])result!;
+        return (int)reply[0] is 0 or 1 && reply.Length > 1 ? ReadToken(reply[1]) : null;
+    }
+
+    /// <summary>A fenced write's answer: 1 when it wrote (0: rejected, nothing written; 2: nothing written, lock released).</summary>
+    private static SessionLockId? Wrote(RedisResult result) => (long)result == 1 ? new SessionLockId(0) : null;
+
+    private static void Observe(Task? task)
+    {
+        if (task is not null)
+        {
+            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
@@ -635,7 +805,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         {
             // Sent before this method returns, so it is queued right behind the acquire; as text (EVAL), because
             // a NOSCRIPT answer to EVALSHA would send the retry only after that answer, behind later requests.
-            byOwner = database.ScriptEvaluateAsync(ReleaseOwner.Text, keys, [owner, PublishChannel(sessionId), _channels.Current == true ? "1" : "0"], CommandFlags.None);
+            byOwner = database.ScriptEvaluateAsync(ReleaseOwner.Text, keys, [owner, PublishChannel(sessionId), _channels.Current == true ? "1" : "0"], ToPrimary);
         }
         catch (Exception ex)
         {
@@ -709,7 +879,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         try
         {
             var reply = await _connection.WithTimeout(
-                database.ExecuteAsync("CONFIG", new List<object> { "GET", "maxmemory-policy" }, CommandFlags.None),
+                database.ExecuteAsync("CONFIG", new List<object> { "GET", "maxmemory-policy" }, ToPrimary),
                 "eviction check",
                 CancellationToken.None).ConfigureAwait(false);
             var pair = (RedisResult[])reply!;

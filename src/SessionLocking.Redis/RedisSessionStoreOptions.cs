@@ -60,6 +60,25 @@ public sealed class RedisSessionStoreOptions
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// Durable writes: after every write-back (and abandon) and every acquire that takes a lock, the store waits until at
+    /// least this many replicas have it (Redis <c>WAIT</c>, pipelined right behind the script on the same connection, so
+    /// it adds the replica's acknowledgement time and no round trip of its own). When fewer acknowledge within
+    /// <see cref="ReplicaAckTimeout"/>, the call fails with <see cref="SessionStoreUnavailableException"/>: a write-back
+    /// then fails the request (500: its outcome is unknown, since the primary did apply it), an acquire releases the
+    /// lock it took and answers 503. So a primary that fails over to a replica loses no write-back a client saw succeed,
+    /// and no lock a request entered with. 0 (the default) turns it off: replication stays asynchronous, as Redis is.
+    /// Set it only when the primary has that many replicas (a standalone Redis with this set fails every write).
+    /// </summary>
+    public int MinReplicasAcknowledged { get; set; }
+
+    /// <summary>
+    /// How long Redis waits for the replicas of <see cref="MinReplicasAcknowledged"/> (the timeout of <c>WAIT</c>). Must
+    /// be shorter than <see cref="OperationTimeout"/>. While a <c>WAIT</c> is pending, later commands on the same
+    /// connection wait behind it: keep it short. Default 1 second.
+    /// </summary>
+    public TimeSpan ReplicaAckTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// How long connecting may take (the client's <c>connectTimeout</c>, unless the configuration string sets it).
     /// The connection is made once, on first use; when Redis is down the client keeps reconnecting in the
     /// background and calls fail fast until it is back. Default 5 seconds.

@@ -3,7 +3,7 @@ using SessionLocking.Diagnostics;
 
 namespace SessionLocking.Redis;
 
-/// <summary>Log events of the Redis store (event ids 101–106 and 110–112, listed in docs/redis-protocol.md).</summary>
+/// <summary>Log events of the Redis store (event ids 101–107 and 110–112, listed in docs/redis-protocol.md).</summary>
 internal static partial class RedisStoreLog
 {
     [LoggerMessage(101, LogLevel.Warning, "Redis runs with maxmemory-policy {Policy}: under memory pressure it may evict session locks (and whole sessions). Use noeviction for the session store's Redis.", EventName = "RedisEvictionPolicyMayEvictLocks")]
@@ -23,6 +23,9 @@ internal static partial class RedisStoreLog
 
     [LoggerMessage(106, LogLevel.Warning, "Session {SessionKey}: {Limit} clean-ups of abandoned acquires are already in flight; this one is skipped, and a lock it took expires by its time to live.", EventName = "RedisAbandonedCleanupsOverLimit")]
     public static partial void AbandonedCleanupsOverLimit(ILogger logger, SessionKey sessionKey, int limit);
+
+    [LoggerMessage(107, LogLevel.Error, "Session {SessionKey}: the {Operation} was applied on the Redis primary but only {Acknowledged} of {Required} replicas acknowledged it within {TimeoutMs} ms; it is reported as failed (a failover now could lose it).", EventName = "RedisReplicaAckMissing")]
+    public static partial void ReplicaAckMissing(ILogger logger, Exception? exception, SessionKey sessionKey, string operation, long acknowledged, int required, long timeoutMs);
 
     [LoggerMessage(110, LogLevel.Information, "Releases are published with SPUBLISH on sharded channels (Redis 7 sharded pub/sub): in a cluster a release reaches only the shard of its session.", EventName = "RedisReleaseChannelsSharded")]
     public static partial void ReleaseChannelsSharded(ILogger logger);

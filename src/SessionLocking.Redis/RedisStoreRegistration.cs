@@ -95,6 +95,16 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisSessionStore
             failures.Add($"SessionState:Redis:OperationTimeout must be greater than 0; it is {redis.OperationTimeout}. The default is \"00:00:05\".");
         }
 
+        if (redis.MinReplicasAcknowledged < 0)
+        {
+            failures.Add($"SessionState:Redis:MinReplicasAcknowledged must be 0 (off) or more; it is {redis.MinReplicasAcknowledged}.");
+        }
+
+        if (redis.MinReplicasAcknowledged > 0 && (redis.ReplicaAckTimeout <= TimeSpan.Zero || redis.ReplicaAckTimeout >= redis.OperationTimeout))
+        {
+            failures.Add($"SessionState:Redis:ReplicaAckTimeout must be greater than 0 and shorter than OperationTimeout ({redis.OperationTimeout}); it is {redis.ReplicaAckTimeout}. The default is \"00:00:01\".");
+        }
+
         if (redis.ConnectTimeout <= TimeSpan.Zero)
         {
             failures.Add($"SessionState:Redis:ConnectTimeout must be greater than 0; it is {redis.ConnectTimeout}. The default is \"00:00:05\".");

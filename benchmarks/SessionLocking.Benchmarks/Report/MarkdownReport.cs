@@ -16,6 +16,7 @@ internal static class MarkdownReport
         ("4-waiting-cost", "4. Waiting cost"),
         ("5-micro", "5. Micro-benchmarks"),
         ("6-cluster-pubsub", "6. Cluster pub/sub"),
+        ("7-durable-writes", "7. Durable writes"),
     ];
 
     public static void Write(Args args)
@@ -42,7 +43,7 @@ internal static class MarkdownReport
                       "the micro-benchmarks with BenchmarkDotNet) and rewrites this file. " +
                       "Every figure is given as a ratio to a baseline measured in the same run, and load figures with p50/p99 latencies. " +
                       "The program's sources are in [`benchmarks/SessionLocking.Benchmarks`](../benchmarks/SessionLocking.Benchmarks); each scenario can also be run alone " +
-                      "(`dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll hot|many|roundtrips|waiting|micro --redis start`, or `--redis 127.0.0.1:PORT` for a running server; `pubsub` starts its own clusters), " +
+                      "(`dotnet benchmarks/SessionLocking.Benchmarks/bin/Release/net10.0/SessionLocking.Benchmarks.dll hot|many|roundtrips|waiting|micro --redis start`, or `--redis 127.0.0.1:PORT` for a running server; `pubsub` starts its own clusters, `durable` its own primary and replica), " +
                       "and `./scripts/benchmark.sh --only NAME` runs one scenario and replaces only its section and its targets here.");
         md.AppendLine();
 
