@@ -49,8 +49,38 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
         return ClassicValueFormat.EncodeNative(Encoding.UTF8.GetString(json));
     }
 
-    public byte[] EncodeBytes(string name, ReadOnlySpan<byte> value) =>
-        _v5 ? ClassicValueFormat.EncodeBytes(value) : Serialize(_v4, name, value.ToArray(), typeof(byte[]));
+    /// <remarks>
+    /// V4: UTF-8 text (what ISession.SetString writes) becomes a JSON string, so that the classic side reads a string;
+    /// other bytes a JSON array of numbers.
+    /// </remarks>
+    public byte[] EncodeBytes(string name, ReadOnlySpan<byte> value)
+    {
+        if (_v5)
+        {
+            return ClassicValueFormat.EncodeBytes(value);
+        }
+
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            if (TryUtf8(value, out var text))
+            {
+                writer.WriteStringValue(text);
+            }
+            else
+            {
+                writer.WriteStartArray();
+                foreach (var b in value)
+                {
+                    writer.WriteNumberValue(b);
+                }
+
+                writer.WriteEndArray();
+            }
+        }
+
+        return stream.ToArray();
+    }
 
     public object? Decode(string name, byte[] stored)
     {
@@ -73,6 +103,12 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
             return value;
         }
 
+        if (value is byte[] raw && type == typeof(string))
+        {
+            // Bytes written through ISession read as text, as ISession.GetString does.
+            return Utf8(name, raw);
+        }
+
         if (value is string json)
         {
             return Deserialize(_json, name, Encoding.UTF8.GetBytes(json), type);
@@ -87,7 +123,14 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
         ArgumentNullException.ThrowIfNull(stored);
         if (!_v5)
         {
-            return (byte[]?)Deserialize(_v4, name, stored, typeof(byte[])) ?? [];
+            return DecodeUntypedJson(name, stored, bytesArray: true) switch
+            {
+                string text => Encoding.UTF8.GetBytes(text),
+                byte[] bytes => bytes,
+                null => [],
+                var other => throw new SessionSerializationException(name, other.GetType().FullName ?? "value",
+                    $"The session item '{name}' holds a '{other.GetType().FullName}', not bytes or a string; read it with Get<T>() or the indexer."),
+            };
         }
 
         return ClassicValueFormat.Decode(name, stored) switch
@@ -101,6 +144,27 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
     }
 
     public bool IsBytes(byte[] stored) => _v5 && ClassicValueFormat.IsBytes(stored);
+
+    private static readonly UTF8Encoding Utf8Strict = new(false, true);
+
+    private static bool TryUtf8(ReadOnlySpan<byte> value, out string text)
+    {
+        try
+        {
+            text = Utf8Strict.GetString(value);
+            return true;
+        }
+        catch (DecoderFallbackException)
+        {
+            text = string.Empty;
+            return false;
+        }
+    }
+
+    private static string Utf8(string name, byte[] raw) =>
+        TryUtf8(raw, out var text)
+            ? text
+            : throw new SessionSerializationException(name, typeof(string).FullName!, $"The session item '{name}' holds bytes that are not UTF-8 text.");
 
     private static byte[] Serialize(ISessionValueSerializer serializer, string name, object? value, Type type)
     {
@@ -129,7 +193,7 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
     }
 
     /// <summary>V4, object API: a JSON string, number, boolean or null; anything else needs <c>Get&lt;T&gt;</c>.</summary>
-    private static object? DecodeUntypedJson(string name, byte[] stored)
+    private static object? DecodeUntypedJson(string name, byte[] stored, bool bytesArray = false)
     {
         try
         {
@@ -137,6 +201,7 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
             var root = document.RootElement;
             return root.ValueKind switch
             {
+                JsonValueKind.Array when bytesArray => root.EnumerateArray().Select(e => e.GetByte()).ToArray(),
                 JsonValueKind.String => root.GetString(),
                 JsonValueKind.True => true,
                 JsonValueKind.False => false,
@@ -148,7 +213,7 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
                     $"The session item '{name}' holds a JSON {root.ValueKind.ToString().ToLowerInvariant()}; read it with Get<T>() and the type it holds."),
             };
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
         {
             throw new SessionSerializationException(name, "JSON", $"The session item '{name}' is not UTF-8 JSON (is the classic side's redisSerializerType the JSON serializer?): {ex.Message}", ex);
         }
