@@ -32,3 +32,15 @@ public sealed class LegacyV4StoreContractTests(RedisFixture redis) : StoreContra
             o.Format = RedisSessionStateProviderFormat.V4;
         });
 }
+
+/// <summary>The store contract on the RedisSessionStateProvider 5 store over a local three-master Redis Cluster (all keys of a session share the tag <c>{app_id}</c>).</summary>
+public sealed class LegacyV5ClusterStoreContractTests(RedisClusterFixture cluster) : StoreContractTests, IClassFixture<RedisClusterFixture>
+{
+    protected override void ConfigureStore(ILockedSessionBuilder builder) =>
+        builder.AddRedisSessionStateProviderStore(o =>
+        {
+            o.Configuration = cluster.Configuration;
+            o.ApplicationName = "cluster5-" + Guid.NewGuid().ToString("N")[..8];
+            o.Format = RedisSessionStateProviderFormat.V5;
+        });
+}
