@@ -129,3 +129,44 @@ public sealed class LegacyStoreTests(RedisFixture redis) : IClassFixture<RedisFi
         }
     }
 }
+
+/// <summary>An acquire the store gave up on (its operation timeout) leaves no lock behind once Redis runs it late.</summary>
+public sealed class LegacyAbandonedAcquireTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    [Fact]
+    public async Task An_acquire_that_timed_out_releases_the_lock_it_took_late()
+    {
+        var application = "abandoned-" + Guid.NewGuid().ToString("N")[..8];
+        var services = new ServiceCollection().AddLogging();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddLockedSession().AddRedisSessionStateProviderStore(o =>
+        {
+            o.Configuration = redis.Configuration;
+            o.ApplicationName = application;
+            o.OperationTimeout = TimeSpan.FromMilliseconds(200);
+        });
+        await using var provider = services.BuildServiceProvider();
+        var store = provider.GetRequiredService<ISessionStateStore>();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var id = SessionIds.Create();
+        var lockKey = "{" + application + "_" + id + "}_WriteLock";
+        await store.KeepAliveAsync(id, default); // connected before Redis pauses
+
+        await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "1000", "ALL");
+        await Assert.ThrowsAsync<SessionLocking.Redis.SessionStoreUnavailableException>(async () => await store.GetExclusiveAsync(id, TimeSpan.FromSeconds(60), true, default));
+
+        // After the pause Redis runs the acquire (which takes the lock) and then the release queued behind it.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        await Task.Delay(1000);
+        while (await admin.GetDatabase().KeyExistsAsync(lockKey))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the abandoned acquire's lock is still there");
+            await Task.Delay(50);
+        }
+
+        var next = await store.GetExclusiveAsync(id, TimeSpan.FromSeconds(60), true, default);
+        Assert.Equal(SessionStoreStatus.NotFound, next.Status);
+        Assert.True(next.HasLock);
+        Assert.True(await store.ReleaseAsync(id, next.LockId, default));
+    }
+}
