@@ -170,3 +170,56 @@ public sealed class LegacyAbandonedAcquireTests(RedisFixture redis) : IClassFixt
         Assert.True(await store.ReleaseAsync(id, next.LockId, default));
     }
 }
+
+/// <summary>Lock values and ages come from the application's TimeProvider in LockTimeZone, exactly.</summary>
+public sealed class LegacyLockClockTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    [Fact]
+    public async Task Lock_values_are_local_ticks_of_LockTimeZone_and_ages_follow_the_TimeProvider()
+    {
+        var clock = new SessionLocking.Tests.Infrastructure.ManualTimeProvider();
+        var zone = TimeZoneInfo.CreateCustomTimeZone("Test+05:30", new TimeSpan(5, 30, 0), "Test", "Test");
+        var application = "clock-" + Guid.NewGuid().ToString("N")[..8];
+        var services = new ServiceCollection().AddLogging();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddLockedSession().AddRedisSessionStateProviderStore(o =>
+        {
+            o.Configuration = redis.Configuration;
+            o.ApplicationName = application;
+            o.LockTimeZone = zone;
+        });
+        await using var provider = services.BuildServiceProvider();
+        var store = provider.GetRequiredService<ISessionStateStore>();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var db = admin.GetDatabase();
+        var local = clock.GetUtcNow().UtcDateTime.Add(new TimeSpan(5, 30, 0)).Ticks;
+
+        // Ours: local ticks (the last three digits random), unique and growing.
+        var id = SessionIds.Create();
+        var first = await store.GetExclusiveAsync(id, TimeSpan.FromSeconds(30), true, default);
+        Assert.Equal(local / 1000, first.LockId.Token / 1000);
+        Assert.Equal(first.LockId.Token.ToString(System.Globalization.CultureInfo.InvariantCulture), (string?)await db.StringGetAsync("{" + application + "_" + id + "}_WriteLock"));
+        Assert.True(await store.ReleaseAsync(id, first.LockId, default));
+        var tokens = new List<long>();
+        for (var i = 0; i < 50; i++)
+        {
+            var taken = await store.GetExclusiveAsync(id, TimeSpan.FromSeconds(30), true, default);
+            tokens.Add(taken.LockId.Token);
+            Assert.True(await store.ReleaseAsync(id, taken.LockId, default));
+        }
+
+        Assert.Equal(tokens.Order(), tokens);
+        Assert.Equal(tokens.Count, tokens.Distinct().Count());
+
+        // Theirs: a classic server in that zone took the lock 90 s ago by our clock.
+        var other = SessionIds.Create();
+        await db.StringSetAsync("{" + application + "_" + other + "}_WriteLock", (local - TimeSpan.FromSeconds(90).Ticks).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(TimeSpan.FromSeconds(90), (await store.GetSharedAsync(other, default)).LockAge);
+        clock.Advance(TimeSpan.FromSeconds(20));
+        var seen = await store.GetExclusiveAsync(other, TimeSpan.FromSeconds(30), true, default);
+        Assert.Equal(SessionStoreStatus.Locked, seen.Status);
+        Assert.Equal(TimeSpan.FromSeconds(110), seen.LockAge);
+        Assert.Equal(local - TimeSpan.FromSeconds(90).Ticks, seen.LockId.Token);
+    }
+}
