@@ -1,0 +1,57 @@
+using StackExchange.Redis;
+
+namespace SessionLocking;
+
+/// <summary>
+/// Options of the store that shares the sessions and locks of a classic ASP.NET application running
+/// Microsoft.Web.RedisSessionStateProvider (<c>AddRedisSessionStateProviderStore</c>). See docs/legacy-redis.md.
+/// </summary>
+public sealed class RedisSessionStateProviderStoreOptions
+{
+    /// <summary>
+    /// The StackExchange.Redis configuration string of the Redis the classic application uses, for example
+    /// <c>redis:6380,ssl=true,password=...</c> (the provider's <c>connectionString</c>). When neither this nor
+    /// <see cref="ConfigurationOptions"/> is set, the store uses the <see cref="IConnectionMultiplexer"/> the
+    /// application registered in DI.
+    /// </summary>
+    public string? Configuration { get; set; }
+
+    /// <summary>The client's configuration as an object (wins over <see cref="Configuration"/>); the store connects with a copy.</summary>
+    public ConfigurationOptions? ConfigurationOptions { get; set; }
+
+    /// <summary>
+    /// The provider's <c>applicationName</c> attribute: every key is <c>{ApplicationName_sessionid}_...</c>. Required;
+    /// it must not contain <c>{</c>, <c>}</c> or control characters.
+    /// </summary>
+    public string? ApplicationName { get; set; }
+
+    /// <summary>Which provider generation the classic side runs (its key layout and data format). Default <see cref="RedisSessionStateProviderFormat.V5"/>.</summary>
+    public RedisSessionStateProviderFormat Format { get; set; } = RedisSessionStateProviderFormat.V5;
+
+    /// <summary>
+    /// The local time zone of the classic web servers. The provider's lock value is <c>DateTime.Now.Ticks</c> of the
+    /// server that took the lock, and a lock's age is that server's local time minus it: this store reads the age of
+    /// their locks, and writes its own lock values, in this time zone, so that both sides agree on when a lock is
+    /// stale. Default <see cref="TimeZoneInfo.Local"/>.
+    /// </summary>
+    public TimeZoneInfo LockTimeZone { get; set; } = TimeZoneInfo.Local;
+
+    /// <summary>
+    /// The session timeout used when a stored session has no timeout key (the provider then uses its own
+    /// <c>sessionState timeout</c>). Default 20 minutes.
+    /// </summary>
+    public TimeSpan DefaultSessionTimeout { get; set; } = TimeSpan.FromMinutes(20);
+
+    /// <summary>
+    /// <see cref="RedisSessionStateProviderFormat.V4"/> only: how one item's value becomes the bytes of its hash field,
+    /// the counterpart of the provider's <c>redisSerializerType</c>. Default (null): UTF-8 JSON, which the classic side
+    /// reads with a JSON <c>ISerializer</c> (see docs/legacy-redis.md).
+    /// </summary>
+    public ISessionValueSerializer? ValueSerializer { get; set; }
+
+    /// <summary>How long one Redis call may take before it fails with <c>SessionStoreUnavailableException</c>. Default 5 seconds.</summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long connecting may take. Default 5 seconds.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
