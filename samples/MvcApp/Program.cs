@@ -42,6 +42,25 @@ if (string.Equals(builder.Configuration["SessionState:Mode"], "Redis", StringCom
         .SetApplicationName("MvcApp")
         .PersistKeysToStackExchangeRedis(multiplexer, "MvcApp:DataProtection-Keys");
 }
+else if (string.Equals(builder.Configuration["SessionState:Mode"], "RedisSessionStateProvider", StringComparison.OrdinalIgnoreCase))
+{
+    // Side by side with a legacy ASP.NET application on Microsoft.Web.RedisSessionStateProvider: its keys, its item
+    // format and its locks, shared both ways (docs/migration.md §11). Primitive items (the counter) are shared; the
+    // cart is an object, which the legacy format keeps only through BinaryFormatter, so the cart pages fail clearly.
+    var legacy = builder.Configuration.GetSection("SessionState:RedisSessionStateProvider");
+    session.AddRedisSessionStateProviderStore(o =>
+    {
+        o.Configuration = legacy["Configuration"]
+            ?? throw new InvalidOperationException("SessionState:Mode is RedisSessionStateProvider: set SessionState:RedisSessionStateProvider:Configuration to the legacy application's Redis, e.g. localhost:6379.");
+        o.ApplicationName = legacy["ApplicationName"] ?? "MvcApp";           // the legacy web.config's applicationName
+        o.Format = Enum.Parse<RedisSessionStateProviderFormat>(legacy["Format"] ?? "V5", ignoreCase: true);
+        if (legacy["LockTimeZone"] is { Length: > 0 } zone)
+        {
+            o.LockTimeZone = TimeZoneInfo.FindSystemTimeZoneById(zone);    // the legacy servers' local time zone
+        }
+    });
+    builder.Services.AddDistributedMemoryCache();
+}
 else
 {
     builder.Services.AddDistributedMemoryCache();

@@ -851,8 +851,9 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
             if (released)
             {
-                _abandonedReleased?.Add(1);
+                // Logged before it is counted: whoever watches the counter finds the event already written.
                 RedisStoreLog.AbandonedLockReleased(_logger, new SessionKey(sessionId), reason);
+                _abandonedReleased?.Add(1);
             }
         }
         finally

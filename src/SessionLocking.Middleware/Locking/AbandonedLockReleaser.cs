@@ -55,8 +55,8 @@ internal sealed class AbandonedLockReleaser
             }
 
             await _store.ReleaseAsync(sessionId, result.LockId, CancellationToken.None).ConfigureAwait(false);
-            _metrics.AbandonedLockReleased();
             Log.AbandonedLockReleased(_logger, new SessionKey(sessionId), result.LockId);
+            _metrics.AbandonedLockReleased();
             released();
         }
         catch (Exception ex)
