@@ -351,14 +351,22 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         }
     }
 
-    public void Dispose()
+    public void Dispose() => Detach()?.Dispose();
+
+    public ValueTask DisposeAsync() => Detach()?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Marks the connection disposed (once) and stops listening to it; returns the multiplexer to dispose: only one this
+    /// store created, never the application's (from DI or its factory).
+    /// </summary>
+    private IConnectionMultiplexer? Detach()
     {
         IConnectionMultiplexer? multiplexer;
         lock (_sync)
         {
             if (_disposed)
             {
-                return;
+                return null;
             }
 
             _disposed = true;
@@ -368,42 +376,10 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 
         if (multiplexer is null)
         {
-            return;
+            return null;
         }
 
         multiplexer.ConnectionRestored -= OnConnectionRestored;
-
-        // Only the multiplexer this store created; one from the application (DI or its factory) is the application's.
-        if (_owns)
-        {
-            multiplexer.Dispose();
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        IConnectionMultiplexer? multiplexer;
-        lock (_sync)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            multiplexer = _multiplexer;
-            _multiplexer = null;
-        }
-
-        if (multiplexer is null)
-        {
-            return;
-        }
-
-        multiplexer.ConnectionRestored -= OnConnectionRestored;
-        if (_owns)
-        {
-            await multiplexer.DisposeAsync().ConfigureAwait(false);
-        }
+        return _owns ? multiplexer : null;
     }
 }

@@ -263,7 +263,7 @@ internal sealed class RedisReleaseChannels : IDisposable
         await Task.WhenAll(asked.Select(a => a.Reply)).ConfigureAwait(false);
         foreach (var (endpoint, reply) in asked)
         {
-            if (WhyNotSharded(reply.Result) is { } why)
+            if (WhyNotSharded(await reply.ConfigureAwait(false)) is { } why) // already complete: awaited above
             {
                 return $"{endpoint}: {why}";
             }
