@@ -215,7 +215,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// changes nothing) when the token is not the current lock; 2 when a stored session was evicted or expired under
     /// its holder (the lock is released and nothing written, so no partial session appears).
     /// </summary>
-    public const string WriteAndReleaseScript = Prologue + """
+    public const string WriteAndReleaseScript = Prologue + LuaHashChanges.Function + """
         local token = ARGV[1]
         local timeout_ms = ARGV[2]
         local channel = ARGV[3]
@@ -230,16 +230,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
           unlock(channel, token, sharded)
           return 2
         end
-        while first <= last_removed do
-          local upto = math.min(first + 999, last_removed)
-          redis.call('HDEL', session_key, unpack(ARGV, first, upto))
-          first = upto + 1
-        end
-        while first <= #ARGV do
-          local upto = math.min(first + 999, #ARGV)
-          redis.call('HSET', session_key, unpack(ARGV, first, upto))
-          first = upto + 1
-        end
+        hash_changes(session_key, first, last_removed)
         redis.call('HSET', session_key, 'timeout', timeout_ms, 'fence', token)
         unlock(channel, token, sharded)
         slide(tonumber(timeout_ms))

@@ -51,7 +51,7 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
     // timeout_seconds(): the stored timeout when it is a positive number, else the default (as the provider does).
     // slide(): data and timeout key live for the session timeout from now (what every provider script does).
     // unlock(): deletes the lock and wakes our waiters.
-    private const string Common = """
+    private const string Common = LuaHashChanges.Function + """
         local function timeout_seconds()
           local t = read_timeout()
           local n = t and tonumber(t)
@@ -130,18 +130,7 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
           unlock(ARGV[4], ARGV[2])
           return 2
         end
-        local first = 7
-        local last_removed = 6 + tonumber(ARGV[6])
-        while first <= last_removed do
-          local upto = math.min(first + 999, last_removed)
-          redis.call('HDEL', data_key, unpack(ARGV, first, upto))
-          first = upto + 1
-        end
-        while first <= #ARGV do
-          local upto = math.min(first + 999, #ARGV)
-          redis.call('HSET', data_key, unpack(ARGV, first, upto))
-          first = upto + 1
-        end
+        hash_changes(data_key, 7, 6 + tonumber(ARGV[6]))
         redis.call('EXPIRE', data_key, ARGV[3])
         write_timeout(ARGV[3])
         unlock(ARGV[4], ARGV[2])

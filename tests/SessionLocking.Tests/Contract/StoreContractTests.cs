@@ -120,6 +120,23 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal([40], items["respelled"]);
     }
 
+    /// <summary>More changes than one Lua <c>unpack</c> call takes (stores send them in chunks): every one is applied.</summary>
+    [Fact]
+    public async Task A_write_back_of_thousands_of_changes_applies_every_one()
+    {
+        var id = await StoredAsync(Enumerable.Range(0, 1500).ToDictionary(i => $"old{i}", i => new byte[] { (byte)i }));
+        var taken = await Store.GetExclusiveAsync(id, LockTimeout, false, default);
+        var set = Enumerable.Range(0, 1700).ToDictionary(i => $"new{i}", i => new byte[] { (byte)(i % 251), 7 });
+        var removed = Enumerable.Range(0, 1200).Select(i => $"old{i}").ToArray();
+
+        Assert.True(await Store.WriteAndReleaseAsync(id, taken.LockId, Changes(set: set, removed: removed), default));
+
+        var items = (await Store.GetSharedAsync(id, default)).Data!.Items;
+        Assert.Equal(300 + 1700, items.Count);
+        Assert.All(Enumerable.Range(1200, 300), i => Assert.Equal([(byte)i], items[$"old{i}"]));
+        Assert.All(Enumerable.Range(0, 1700), i => Assert.Equal([(byte)(i % 251), 7], items[$"new{i}"]));
+    }
+
     [Fact]
     public async Task Write_back_release_and_remove_with_a_lock_that_is_not_current_change_nothing()
     {

@@ -5,42 +5,37 @@ using SessionLocking.Tests.Redis;
 
 namespace SessionLocking.Tests.Legacy;
 
-/// <summary>The whole behaviour suite on the store that shares RedisSessionStateProvider 5's sessions.</summary>
-public sealed class LegacyV5SessionBehaviorTests(RedisFixture redis) : SessionBehaviorTests, IClassFixture<RedisFixture>
+/// <summary>The whole behaviour suite on the store that shares RedisSessionStateProvider's sessions, in one format.</summary>
+public abstract class LegacySessionBehaviorTests(RedisFixture redis, RedisSessionStateProviderFormat format) : SessionBehaviorTests
 {
-    private readonly string _application = "behavior5-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly string _application = $"behavior-{format}-{Guid.NewGuid().ToString("N")[..8]}";
 
     protected override void ConfigureStore(ILockedSessionBuilder builder) =>
-        builder.AddRedisSessionStateProviderStore(o =>
-        {
-            o.Configuration = redis.Configuration;
-            o.ApplicationName = _application;
-            o.Format = RedisSessionStateProviderFormat.V5;
-        });
+        LegacyKeys.AddStore(builder, redis.Configuration, _application, format);
 
     protected override Task<IReadOnlyCollection<string>> StoredSessionIdsAsync(TestHost host) =>
         LegacyKeys.SessionIdsAsync(redis.Server, _application);
 }
 
-/// <summary>The whole behaviour suite on the store that shares RedisSessionStateProvider 4's sessions.</summary>
-public sealed class LegacyV4SessionBehaviorTests(RedisFixture redis) : SessionBehaviorTests, IClassFixture<RedisFixture>
-{
-    private readonly string _application = "behavior4-" + Guid.NewGuid().ToString("N")[..8];
+/// <summary>The behaviour suite on RedisSessionStateProvider 5's sessions (one binary collection per session).</summary>
+public sealed class LegacyV5SessionBehaviorTests(RedisFixture redis)
+    : LegacySessionBehaviorTests(redis, RedisSessionStateProviderFormat.V5), IClassFixture<RedisFixture>;
 
-    protected override void ConfigureStore(ILockedSessionBuilder builder) =>
-        builder.AddRedisSessionStateProviderStore(o =>
-        {
-            o.Configuration = redis.Configuration;
-            o.ApplicationName = _application;
-            o.Format = RedisSessionStateProviderFormat.V4;
-        });
-
-    protected override Task<IReadOnlyCollection<string>> StoredSessionIdsAsync(TestHost host) =>
-        LegacyKeys.SessionIdsAsync(redis.Server, _application);
-}
+/// <summary>The behaviour suite on RedisSessionStateProvider 4's sessions (a hash per session, partial writes).</summary>
+public sealed class LegacyV4SessionBehaviorTests(RedisFixture redis)
+    : LegacySessionBehaviorTests(redis, RedisSessionStateProviderFormat.V4), IClassFixture<RedisFixture>;
 
 internal static class LegacyKeys
 {
+    /// <summary>Registers the store on <paramref name="configuration"/> under its own application name, in <paramref name="format"/>.</summary>
+    public static void AddStore(ILockedSessionBuilder builder, string configuration, string application, RedisSessionStateProviderFormat format) =>
+        builder.AddRedisSessionStateProviderStore(o =>
+        {
+            o.Configuration = configuration;
+            o.ApplicationName = application;
+            o.Format = format;
+        });
+
     /// <summary>The session ids of every key <c>{application_id}_...</c> on the server.</summary>
     public static async Task<IReadOnlyCollection<string>> SessionIdsAsync(RedisServer server, string application)
     {

@@ -13,34 +13,19 @@ namespace SessionLocking.Tests.Legacy;
 public sealed class LegacyV5StoreContractTests(RedisFixture redis) : StoreContractTests, IClassFixture<RedisFixture>
 {
     protected override void ConfigureStore(ILockedSessionBuilder builder) =>
-        builder.AddRedisSessionStateProviderStore(o =>
-        {
-            o.Configuration = redis.Configuration;
-            o.ApplicationName = "contract5-" + Guid.NewGuid().ToString("N")[..8];
-            o.Format = RedisSessionStateProviderFormat.V5;
-        });
+        LegacyKeys.AddStore(builder, redis.Configuration, "contract5-" + Guid.NewGuid().ToString("N")[..8], RedisSessionStateProviderFormat.V5);
 }
 
 /// <summary>The store contract on the store that shares RedisSessionStateProvider 4's keys (a hash per session, partial writes).</summary>
 public sealed class LegacyV4StoreContractTests(RedisFixture redis) : StoreContractTests, IClassFixture<RedisFixture>
 {
     protected override void ConfigureStore(ILockedSessionBuilder builder) =>
-        builder.AddRedisSessionStateProviderStore(o =>
-        {
-            o.Configuration = redis.Configuration;
-            o.ApplicationName = "contract4-" + Guid.NewGuid().ToString("N")[..8];
-            o.Format = RedisSessionStateProviderFormat.V4;
-        });
+        LegacyKeys.AddStore(builder, redis.Configuration, "contract4-" + Guid.NewGuid().ToString("N")[..8], RedisSessionStateProviderFormat.V4);
 }
 
 /// <summary>The store contract on the RedisSessionStateProvider 5 store over a local three-master Redis Cluster (all keys of a session share the tag <c>{app_id}</c>).</summary>
 public sealed class LegacyV5ClusterStoreContractTests(RedisClusterFixture cluster) : StoreContractTests, IClassFixture<RedisClusterFixture>
 {
     protected override void ConfigureStore(ILockedSessionBuilder builder) =>
-        builder.AddRedisSessionStateProviderStore(o =>
-        {
-            o.Configuration = cluster.Configuration;
-            o.ApplicationName = "cluster5-" + Guid.NewGuid().ToString("N")[..8];
-            o.Format = RedisSessionStateProviderFormat.V5;
-        });
+        LegacyKeys.AddStore(builder, cluster.Configuration, "cluster5-" + Guid.NewGuid().ToString("N")[..8], RedisSessionStateProviderFormat.V5);
 }
