@@ -30,6 +30,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
     || { echo "could not install redis-server"; exit 1; }
 fi
 
+# The hot- and many-sessions scenarios run their Redis set-ups on Garnet too (reported beside Redis): the dotnet tool
+# garnet-server, installed where scripts/test.sh puts it.
+garnet_dir=artifacts/tools/garnet
+if { wants many || wants hot; } && [ ! -x "$garnet_dir/garnet-server" ]; then
+  echo "Installing garnet-server 2.2.12 into $garnet_dir ..."
+  dotnet tool install --tool-path "$garnet_dir" garnet-server --version 2.2.12 >/dev/null \
+    || { echo "could not install garnet-server"; exit 1; }
+fi
+export GARNET_SERVER="$PWD/$garnet_dir/garnet-server"
+
 echo "== build (Release)"
 if ! dotnet build benchmarks/SessionLocking.Benchmarks/SessionLocking.Benchmarks.csproj -c Release -nologo -v q; then
   echo "build failed"; exit 1
@@ -66,8 +76,8 @@ run() {
 }
 # The waiting-cost scenario measures heap and threads, so it runs first, in a fresh process.
 run waiting
-run hot
-run many
+run hot --garnet start
+run many --garnet start
 run roundtrips
 run micro
 run pubsub
@@ -80,6 +90,7 @@ if [ -n "$only" ]; then only_args=(--only "$only"); command="./scripts/benchmark
   --command "$command" \
   --sdk "$(dotnet --version)" \
   --redis-version "$(redis-server --version | sed -nE 's/.*v=([0-9.]+).*/redis-server \1/p'), loopback, no persistence" \
+  --garnet-version "garnet-server $("$GARNET_SERVER" --version 2>/dev/null | sed -nE 's/.*GarnetServer ([0-9.]+).*/\1/p' | head -1) (scenarios 1 and 2), loopback, Lua on, no AOF" \
   --load-start "$load_start" --load-end "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")" \
   --commit "$(git rev-parse --short HEAD 2>/dev/null || echo "?")$(git diff --quiet HEAD -- src benchmarks 2>/dev/null || echo " (with local changes)")" \
   --elapsed "$((elapsed / 60)) min $((elapsed % 60)) s"

@@ -12,14 +12,16 @@ internal static class Program
         var options = Args.Parse(args.Skip(1).ToArray());
         var results = options.Get("results", "benchmarks/results");
         var redis = options.GetOrNull("redis");
+        var garnet = options.GetOrNull("garnet");
         var seconds = double.Parse(options.Get("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
         switch (command)
         {
             case "hot":
             {
                 await using var ownRedis = await StartRedisAsync(redis);
+                await using var ownGarnet = garnet == "start" ? await RedisServer.StartGarnetAsync() : null;
                 var sink = new ResultSink(results, "1-hot-session");
-                await HotSessionScenario.RunAsync(sink, ownRedis?.Configuration ?? redis, TimeSpan.FromSeconds(seconds));
+                await HotSessionScenario.RunAsync(sink, ownRedis?.Configuration ?? redis, ownGarnet?.Configuration ?? garnet, TimeSpan.FromSeconds(seconds));
                 sink.Save();
                 return 0;
             }
@@ -27,8 +29,9 @@ internal static class Program
             case "many":
             {
                 await using var ownRedis = await StartRedisAsync(redis);
+                await using var ownGarnet = garnet == "start" ? await RedisServer.StartGarnetAsync() : null;
                 var sink = new ResultSink(results, "2-many-sessions");
-                await ManySessionsScenario.RunAsync(sink, ownRedis?.Configuration ?? redis, TimeSpan.FromSeconds(seconds));
+                await ManySessionsScenario.RunAsync(sink, ownRedis?.Configuration ?? redis, ownGarnet?.Configuration ?? garnet, TimeSpan.FromSeconds(seconds));
                 sink.Save();
                 return 0;
             }
@@ -82,7 +85,7 @@ internal static class Program
                 return 0;
 
             default:
-                Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|pubsub|durable|report> [--results DIR] [--redis HOST:PORT|start] [--seconds N]");
+                Console.Error.WriteLine("usage: SessionLocking.Benchmarks <hot|many|roundtrips|waiting|micro|pubsub|durable|report> [--results DIR] [--redis HOST:PORT|start] [--garnet HOST:PORT|start] [--seconds N]");
                 return 2;
         }
     }

@@ -30,6 +30,9 @@ if (string.Equals(builder.Configuration["SessionState:Mode"], "Redis", StringCom
         ?? throw new InvalidOperationException("SessionState:Mode is Redis: set SessionState:Redis:Configuration, e.g. SessionState__Redis__Configuration=localhost:6379."));
     redis.AbortOnConnectFail = false; // Start even while Redis is down; requests that need it answer 503 until it is back.
     redis.ClientName ??= "MvcApp";
+    // Every Redis call here is awaited: replies read on the .NET thread pool save a thread hop each (the store does
+    // the same for a connection it makes; docs/configuration.md).
+    redis.SocketManager ??= SocketManager.ThreadPool;
     var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis);
     builder.Services.AddSingleton<IConnectionMultiplexer>(_ => multiplexer);
     session.AddRedisStore();

@@ -54,8 +54,11 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     //   tonumber alone would take '1e6', '5.5', '0x10', '-1' or ' 7'.
     // int(): numbers go to Redis as plain integer strings (tokens are microseconds, too large for Lua's %.14g).
     // read_lock() / read_session(): the validated records; false and what is wrong when corrupt (wrong type included).
+    //   read_lock() asks PTTL first: most calls find no lock, and PTTL answers that in one cheap call (-2) where reading
+    //   the hash would also need EXISTS to tell a missing lock from one without fields.
     // check_lock() / check_session(): the same, but a corrupt record is deleted and the error answer returned.
-    // slide(): the session lives for its timeout, and never shorter than a lock that is held.
+    // slide(): the session lives for its timeout, and never shorter than a lock that is held (for a caller that does not
+    //   know the lock's TTL; a script that has just taken or deleted the lock sets the expiry itself).
     // holds(): the fencing guard of every operation that brings a token.
     // publish(): the release message on the session's channel: SPUBLISH when the caller says its waiters subscribe to
     //   sharded channels (in a cluster it stays on the shard of the session's slot), else PUBLISH (broadcast to every
@@ -81,12 +84,10 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
           return redis.error_reply('SESSIONCORRUPT ' .. what .. '|' .. dropped)
         end
         local function read_lock()
+          if redis.call('PTTL', lock_key) == -2 then return nil end
           local l = redis.pcall('HMGET', lock_key, 'token', 'at')
           if l.err then return false, 'lock is not a hash' end
-          if not l[1] and not l[2] then
-            if redis.call('EXISTS', lock_key) == 1 then return false, 'lock has no token' end
-            return nil
-          end
+          if not l[1] and not l[2] then return false, 'lock has no token' end
           local token = num(l[1])
           if not token or token < 1 then return false, 'lock token' end
           local at = num(l[2])
@@ -183,7 +184,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
           return {1, token}
         end
         redis.call('HSET', session_key, 'fence', token)
-        slide(session[1])
+        redis.call('PEXPIRE', session_key, int(math.max(session[1], tonumber(lock_ttl_ms))))
         return {0, token, redis.call('HGETALL', session_key), int(session[1])}
         """;
 
@@ -203,7 +204,8 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         if not session then
           return {1}
         end
-        slide(session[1])
+        -- No lock is held (checked above), so the session's own timeout is its TTL.
+        redis.call('PEXPIRE', session_key, int(session[1]))
         return {0, redis.call('HGETALL', session_key), int(session[1])}
         """;
 
@@ -226,14 +228,20 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         if not holds(token) then
           return 0
         end
-        if not is_new and redis.call('EXISTS', session_key) == 0 then
+        -- The lock is deleted below, so the session's TTL is its (new) timeout. For a stored session that PEXPIRE also
+        -- says whether its hash is still there before anything is written (0: evicted or expired under its holder).
+        if not is_new and redis.call('PEXPIRE', session_key, timeout_ms) == 0 then
           unlock(channel, token, sharded)
           return 2
         end
-        hash_changes(session_key, first, last_removed)
+        -- timeout and fence first: the hash is never without them, so removing items cannot empty (delete) it and
+        -- lose the expiry just set.
         redis.call('HSET', session_key, 'timeout', timeout_ms, 'fence', token)
+        hash_changes(session_key, first, last_removed)
+        if is_new then
+          redis.call('PEXPIRE', session_key, timeout_ms)
+        end
         unlock(channel, token, sharded)
-        slide(tonumber(timeout_ms))
         return 1
         """;
 
@@ -252,7 +260,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         unlock(channel, token, sharded)
         local session = read_session()
         if session then
-          slide(session[1])
+          redis.call('PEXPIRE', session_key, int(session[1]))
         end
         return 1
         """;

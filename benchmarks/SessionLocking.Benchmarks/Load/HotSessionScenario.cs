@@ -11,12 +11,18 @@ internal static class HotSessionScenario
     public const int Clients = 8;
     private const int Rounds = 2;
 
-    public static async Task RunAsync(ResultSink sink, string? redis, TimeSpan duration)
+    /// <param name="garnet">A Garnet server ("host:port"): the Redis store runs on it too, reported beside Redis; null: not run.</param>
+    public static async Task RunAsync(ResultSink sink, string? redis, string? garnet, TimeSpan duration)
     {
         var stores = new List<(string Store, string? Redis)> { ("in-memory", null) };
         if (redis is not null)
         {
             stores.Add(("Redis", redis));
+        }
+
+        if (garnet is not null)
+        {
+            stores.Add(("Redis store on Garnet", garnet));
         }
 
         sink.Line("## 1. Hot session: 8 clients, one session, `Required` requests that do nearly no work");
@@ -65,10 +71,12 @@ internal static class HotSessionScenario
             }
 
             var ratio = woken.Throughput / classic.Throughput;
-            sink.Target(new TargetResult("1. Hot session", $"{store}: throughput ≥ 100x classic polling", Fmt.Ratio(ratio), ratio >= 100));
-            sink.Target(redisAddress is not null
-                ? new TargetResult("1. Hot session", "Redis: release-to-start gap p50 < 1 ms", Fmt.Ms(woken.Gaps.P50), woken.Gaps.P50 < 1.0)
-                : new TargetResult("1. Hot session", "in-memory: release-to-start gap p50 (no target)", Fmt.Ms(woken.Gaps.P50), null, "reported only"));
+            sink.Target(redisAddress == garnet && garnet is not null
+                ? new TargetResult("1. Hot session", $"{store}: throughput vs classic polling (no target)", Fmt.Ratio(ratio), null, "reported only")
+                : new TargetResult("1. Hot session", $"{store}: throughput ≥ 100x classic polling", Fmt.Ratio(ratio), ratio >= 100));
+            sink.Target(redisAddress is null || redisAddress == garnet
+                ? new TargetResult("1. Hot session", $"{store}: release-to-start gap p50 (no target)", Fmt.Ms(woken.Gaps.P50), null, "reported only")
+                : new TargetResult("1. Hot session", "Redis: release-to-start gap p50 < 1 ms", Fmt.Ms(woken.Gaps.P50), woken.Gaps.P50 < 1.0));
             var exclusive = woken.Overlaps == 0 && woken.LostUpdates == 0 && classic.Overlaps == 0 && classic.LostUpdates == 0
                 && woken.Errors == 0 && classic.Errors == 0;
             sink.Target(new TargetResult("1. Hot session", $"{store}: every request succeeds, no overlap, no lost update", exclusive ? "yes" : "NO", exclusive));

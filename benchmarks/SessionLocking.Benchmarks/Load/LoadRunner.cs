@@ -26,11 +26,25 @@ internal sealed class LoadResult
 
     public double Throughput => Completed / Elapsed.TotalSeconds;
 
+    /// <summary>CPU time of this process (server and load driver) during the measured time.</summary>
+    public TimeSpan ProcessCpu { get; set; }
+
+    /// <summary>CPU time of the Redis server during the measured time, when one was given.</summary>
+    public TimeSpan? RedisCpu { get; set; }
+
+    /// <summary>Process CPU per completed request, in microseconds.</summary>
+    public double ProcessCpuPerRequest => ProcessCpu.TotalMicroseconds / Completed;
+
+    /// <summary>Redis CPU per completed request, in microseconds.</summary>
+    public double? RedisCpuPerRequest => RedisCpu?.TotalMicroseconds / Completed;
+
     public void Merge(LoadResult other)
     {
         Completed += other.Completed;
         Errors += other.Errors;
         Elapsed += other.Elapsed;
+        ProcessCpu += other.ProcessCpu;
+        RedisCpu = other.RedisCpu is { } redis ? (RedisCpu ?? TimeSpan.Zero) + redis : RedisCpu;
         for (var i = 0; i < ByKind.Length; i++)
         {
             ByKind[i].AddRange(other.ByKindTicks[i]);
@@ -51,13 +65,15 @@ internal static class LoadRunner
     /// <param name="warmup">Load before measuring (not recorded).</param>
     /// <param name="duration">The measured time.</param>
     /// <param name="onMeasure">Called when measuring starts (true) and stops (false).</param>
+    /// <param name="redisCpu">Reads the Redis server's CPU time so far (INFO cpu), to charge the measured time with it.</param>
     public static async Task<LoadResult> RunAsync(
         IReadOnlyList<RawHttpConnection> connections,
         Func<int, long, Step> next,
         int kinds,
         TimeSpan warmup,
         TimeSpan duration,
-        Action<bool>? onMeasure = null)
+        Action<bool>? onMeasure = null,
+        Func<Task<TimeSpan>>? redisCpu = null)
     {
         var measuring = 0; // 0 warm-up, 1 measuring, 2 stopped
         var perClient = new List<long>[connections.Count][];
@@ -103,11 +119,15 @@ internal static class LoadRunner
         var tasks = Enumerable.Range(0, connections.Count).Select(c => Task.Run(() => ClientAsync(c))).ToArray();
         await Task.Delay(warmup);
         onMeasure?.Invoke(true);
+        var redisCpuBefore = redisCpu is null ? TimeSpan.Zero : await redisCpu();
+        var processCpuBefore = ProcessCpuTime();
         var watch = Stopwatch.StartNew();
         Volatile.Write(ref measuring, 1);
         await Task.Delay(duration);
         Volatile.Write(ref measuring, 2);
         watch.Stop();
+        var processCpu = ProcessCpuTime() - processCpuBefore;
+        TimeSpan? redisCpuUsed = redisCpu is null ? null : await redisCpu() - redisCpuBefore;
         onMeasure?.Invoke(false);
 
         // Let in-flight requests finish (a classic-mode waiter may need up to one poll); then cut the rest off.
@@ -128,6 +148,8 @@ internal static class LoadRunner
         var result = new LoadResult(kinds)
         {
             Elapsed = watch.Elapsed,
+            ProcessCpu = processCpu,
+            RedisCpu = redisCpuUsed,
             ByKindTicks = Enumerable.Range(0, kinds).Select(k => perClient.Where(p => p is not null).SelectMany(p => p[k]).ToList()).ToArray(),
         };
         result.Completed = result.ByKindTicks.Sum(t => t.Count);
@@ -139,6 +161,13 @@ internal static class LoadRunner
 
         result.All.AddRange(result.ByKindTicks.SelectMany(t => t));
         return result;
+    }
+
+    /// <summary>The CPU time this process has used so far (user and system, all threads).</summary>
+    public static TimeSpan ProcessCpuTime()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
     }
 
     public static async Task<RawHttpConnection[]> ConnectAsync(Uri address, int count, string? cookie = null)

@@ -1,4 +1,6 @@
+using System.Globalization;
 using SessionLocking.Benchmarks.Infrastructure;
+using SessionLocking.TestUtilities;
 
 namespace SessionLocking.Benchmarks.Load;
 
@@ -13,7 +15,8 @@ internal static class ManySessionsScenario
     private const int Read = 0;
     private const int Write = 1;
 
-    public static async Task RunAsync(ResultSink sink, string? redis, TimeSpan duration)
+    /// <param name="garnet">A Garnet server ("host:port") for the two Redis set-ups once more, reported beside Redis; null: not run.</param>
+    public static async Task RunAsync(ResultSink sink, string? redis, string? garnet, TimeSpan duration)
     {
         var variants = new List<AppVariant>
         {
@@ -27,6 +30,12 @@ internal static class ManySessionsScenario
             variants.Add(new AppVariant("SessionLocking, Redis store", SessionKind.Locked, redis));
         }
 
+        if (garnet is not null)
+        {
+            variants.Add(new AppVariant("ASP.NET Core session on Garnet (`AddSession` + `AddStackExchangeRedisCache`)", SessionKind.CoreSessionRedis, garnet));
+            variants.Add(new AppVariant("SessionLocking, Redis store on Garnet", SessionKind.Locked, garnet));
+        }
+
         sink.Line("## 2. Many sessions: 64 clients, each with its own session, mixed `Required` / `ReadOnly`");
         sink.Line();
         sink.Line($"Each of {Clients} clients has its own keep-alive connection and its own session (created first by `POST /init`, which stores a user name and a counter). " +
@@ -37,11 +46,20 @@ internal static class ManySessionsScenario
         sink.Line();
 
         var runs = new List<(AppVariant Variant, BenchApp App, RawHttpConnection[] Connections, byte[] Read, byte[] Write)>();
+        var servers = new Dictionary<string, Func<Task<TimeSpan>>?>();
+        var infoClients = new List<RespClient>();
         var totals = variants.ToDictionary(v => v, _ => new LoadResult(2));
         try
         {
             foreach (var variant in variants)
             {
+                if (variant.Redis is { } server && !servers.ContainsKey(server))
+                {
+                    var info = await RespClient.ConnectAsync(server.Split(':')[0], int.Parse(server.Split(':')[1], CultureInfo.InvariantCulture));
+                    infoClients.Add(info);
+                    servers[server] = await ServerCpuAsync(info) is null ? null : async () => (await ServerCpuAsync(info))!.Value;
+                }
+
                 var app = await BenchApp.StartAsync(variant);
                 var connections = await LoadRunner.ConnectAsync(app.Address, Clients);
                 foreach (var connection in connections)
@@ -69,7 +87,8 @@ internal static class ManySessionsScenario
                         (c, seq) => seq % 4 == 0 ? new Step(writes[c], Write) : new Step(reads[c], Read),
                         kinds: 2,
                         warmup: TimeSpan.FromSeconds(0.5),
-                        duration / Rounds);
+                        duration / Rounds,
+                        redisCpu: run.Variant.Redis is null ? null : servers[run.Variant.Redis]);
                     totals[run.Variant].Merge(result);
                 }
             }
@@ -80,6 +99,11 @@ internal static class ManySessionsScenario
             {
                 await LoadRunner.DisposeAsync(run.Connections);
                 await run.App.DisposeAsync();
+            }
+
+            foreach (var info in infoClients)
+            {
+                await info.DisposeAsync();
             }
         }
 
@@ -97,11 +121,13 @@ internal static class ManySessionsScenario
                 Fmt.Ms(r.All.P50), Fmt.Ms(r.All.P99),
                 Fmt.Ms(r.ByKind[Read].P50), Fmt.Ms(r.ByKind[Read].P99),
                 Fmt.Ms(r.ByKind[Write].P50), Fmt.Ms(r.ByKind[Write].P99),
+                $"{r.ProcessCpuPerRequest:0.0} µs",
+                r.RedisCpuPerRequest is { } redisPerRequest ? $"{redisPerRequest:0.0} µs" : "–",
                 Fmt.Num(r.Errors),
             };
         }).ToList();
         sink.Table(
-            new[] { "set-up", "requests/s", "ratio to no session", "ratio to ASP.NET Core session", "p50", "p99", "read p50", "read p99", "write p50", "write p99", "errors" },
+            new[] { "set-up", "requests/s", "ratio to no session", "ratio to ASP.NET Core session", "p50", "p99", "read p50", "read p99", "write p50", "write p99", "process CPU / request", "Redis CPU / request", "errors" },
             rows);
 
         var locked = totals[variants[2]];
@@ -124,6 +150,20 @@ internal static class ManySessionsScenario
             sink.Line();
         }
 
+        if (garnet is not null)
+        {
+            var garnetPeer = totals[variants[^2]];
+            var garnetStore = totals[variants[^1]];
+            var garnetRatio = garnetStore.Throughput / garnetPeer.Throughput;
+            sink.Target(new TargetResult("2. Many sessions", "Garnet: Redis store vs ASP.NET Core session, both on Garnet (no target)",
+                $"{Fmt.Ratio(garnetRatio)} throughput, p99 {Fmt.Ms(garnetStore.All.P99)} vs {Fmt.Ms(garnetPeer.All.P99)} = {Fmt.Ratio(garnetStore.All.P99 / garnetPeer.All.P99)}", null, "reported only"));
+        }
+        else
+        {
+            sink.Line("Garnet rows: not run (no `--garnet`).");
+            sink.Line();
+        }
+
         var anyErrors = totals.Values.Sum(r => r.Errors);
         if (anyErrors > 0)
         {
@@ -134,7 +174,39 @@ internal static class ManySessionsScenario
                   "the ratios therefore understate the server-side differences somewhat. The p50 columns show the added latency directly. " +
                   "A Redis request of SessionLocking costs one store call (reads) or two (writes), each one Lua script; ASP.NET Core's session on Redis " +
                   "costs more round trips per request (scenario 3 counts them) and never locks. Both use StackExchange.Redis (the version the benchmark is built with), " +
-                  "and on this machine the client library and Redis compete for the same cores as the server and the load driver.");
+                  "and on this machine the client library and Redis compete for the same cores as the server and the load driver. " +
+                  "The Garnet rows run the same two Redis set-ups against Microsoft's Garnet (a .NET server, several threads; its \"Redis CPU\" is not reported when its `INFO` has no cpu section); " +
+                  "no target is set on them.");
         sink.Line();
+        sink.Line("**What limits it.** Every set-up keeps both cores busy, so throughput is the inverse of the CPU a request costs. " +
+                  "\"process CPU / request\" is this process's CPU time (server, client library and load driver; `Process.TotalProcessorTime`) during the measured time " +
+                  "divided by the requests completed, \"Redis CPU / request\" the Redis server's (`INFO cpu`, user + system). " +
+                  "The process's share above the no-session row is the session's cost in the application: for a Redis set-up almost all of it is the client's " +
+                  "work per round trip (socket calls and thread wake-ups for the command and its reply), which is why fewer round trips win. " +
+                  "Redis spends more per call on a script than on a plain command, but far less than the client does per round trip. " +
+                  "Two measures cut the Redis store's cost (docs/redis-protocol.md, docs/configuration.md): the scripts make no call they can do without " +
+                  "(a `PTTL` answers \"no lock\" where the lock hash needed `HMGET` and `EXISTS`, and a script that has just taken or deleted the lock sets the session's " +
+                  "expiry without asking for the lock's), and a connection the store makes reads replies on the .NET thread pool (`SocketManager.ThreadPool`), which " +
+                  "saves a thread hop per reply over the client's default dedicated pool; the peer runs with the client's defaults, as an application that adds it does.");
+        sink.Line();
+    }
+
+    /// <summary>The server's CPU time so far (INFO cpu, user + system), or null when it does not report it.</summary>
+    private static async Task<TimeSpan?> ServerCpuAsync(RespClient info)
+    {
+        Dictionary<string, string> cpu;
+        try
+        {
+            cpu = await info.InfoAsync("cpu");
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // Garnet: "ERR Invalid section cpu".
+        }
+
+        return cpu.TryGetValue("used_cpu_user", out var user) && cpu.TryGetValue("used_cpu_sys", out var sys)
+            && double.TryParse(user, CultureInfo.InvariantCulture, out var userSeconds) && double.TryParse(sys, CultureInfo.InvariantCulture, out var sysSeconds)
+            ? TimeSpan.FromSeconds(userSeconds + sysSeconds)
+            : null;
     }
 }

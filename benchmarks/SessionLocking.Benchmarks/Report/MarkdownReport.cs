@@ -173,6 +173,10 @@ internal static class MarkdownReport
         yield return ("OS", Os());
         yield return (".NET", $"{RuntimeInformation.FrameworkDescription} (SDK {args.Get("sdk", "?")}), {RuntimeInformation.ProcessArchitecture}, Server GC, Release build");
         yield return ("Redis", args.Get("redis-version", "?"));
+        if (args.GetOrNull("garnet-version") is { } garnet)
+        {
+            yield return ("Garnet", garnet);
+        }
         yield return ("load average", $"{args.Get("load-start", "?")} at the start, {args.Get("load-end", "?")} at the end (1, 5, 15 min)");
         yield return ("run", $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, commit {args.Get("commit", "?")}, {args.Get("elapsed", "?")} in all");
         if (args.GetOrNull("note") is { } note)

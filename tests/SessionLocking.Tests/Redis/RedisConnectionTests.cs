@@ -61,6 +61,28 @@ public sealed class RedisConnectionTests : IClassFixture<RedisFixture>
     }
 
     [Fact]
+    public async Task A_connection_the_store_makes_reads_replies_on_the_thread_pool_unless_the_application_chose_a_socket_manager()
+    {
+        var fromString = RedisConnection.ClientConfiguration(new RedisSessionStoreOptions { Configuration = _redis.Configuration });
+        Assert.Same(SocketManager.ThreadPool, fromString.SocketManager);
+
+        var fromOptions = RedisConnection.ClientConfiguration(new RedisSessionStoreOptions
+        {
+            ConfigurationOptions = new ConfigurationOptions { EndPoints = { { "127.0.0.1", _redis.Server.Port } } },
+        });
+        Assert.Same(SocketManager.ThreadPool, fromOptions.SocketManager);
+
+        using var own = new SocketManager("sl-test");
+        var given = new ConfigurationOptions { EndPoints = { { "127.0.0.1", _redis.Server.Port } }, SocketManager = own };
+        var chosen = RedisConnection.ClientConfiguration(new RedisSessionStoreOptions { ConfigurationOptions = given });
+        Assert.Same(own, chosen.SocketManager);
+
+        // And the store works on it: a real round trip through a connection made with those options.
+        await using var store = new RedisSessionStateStore(new RedisSessionStoreOptions { Configuration = _redis.Configuration });
+        await CreateAndReleaseAsync(store);
+    }
+
+    [Fact]
     public async Task A_connection_factory_is_called_once_and_its_multiplexer_is_never_disposed_by_the_store()
     {
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(_redis.Configuration);
