@@ -54,9 +54,11 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     //   tonumber alone would take '1e6', '5.5', '0x10', '-1' or ' 7'.
     // int(): numbers go to Redis as plain integer strings (tokens are microseconds, too large for Lua's %.14g).
     // read_lock() / read_session(): the validated records; false and what is wrong when corrupt (wrong type included).
+    //   A session record is {timeout, fence, timeout as stored}; load_session() adds the whole hash as [4], read with
+    //   the one HGETALL that the load needs anyway (read_session() reads only the two fields, for scripts that load nothing).
     //   read_lock() asks PTTL first: most calls find no lock, and PTTL answers that in one cheap call (-2) where reading
     //   the hash would also need EXISTS to tell a missing lock from one without fields.
-    // check_lock() / check_session(): the same, but a corrupt record is deleted and the error answer returned.
+    // check_lock() / check_session(): read_lock() / load_session(), but a corrupt record is deleted and the error answer returned.
     // slide(): the session lives for its timeout, and never shorter than a lock that is held (for a caller that does not
     //   know the lock's TTL; a script that has just taken or deleted the lock sets the expiry itself).
     // holds(): the fencing guard of every operation that brings a token.
@@ -102,24 +104,44 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
           end
           return lock
         end
+        local function session_record(raw_timeout, raw_fence)
+          if not raw_timeout then return false, 'session timeout missing' end
+          local timeout = num(raw_timeout)
+          if not timeout or timeout < 1 then return false, 'session timeout' end
+          local fence = 0
+          if raw_fence then
+            fence = num(raw_fence)
+            if not fence then return false, 'session fence' end
+          end
+          return {timeout, fence, raw_timeout}
+        end
         local function read_session()
           local s = redis.pcall('HMGET', session_key, 'timeout', 'fence')
           if s.err then return false, 'session is not a hash' end
-          if not s[1] then
-            if redis.call('EXISTS', session_key) == 1 then return false, 'session timeout missing' end
-            return nil
+          if not s[1] and redis.call('EXISTS', session_key) == 0 then return nil end
+          return session_record(s[1], s[2])
+        end
+        local function load_session()
+          local all = redis.pcall('HGETALL', session_key)
+          if all.err then return false, 'session is not a hash' end
+          if #all == 0 then return nil end
+          local raw_timeout, raw_fence
+          for i = 1, #all, 2 do
+            local field = all[i]
+            if field == 'timeout' then
+              raw_timeout = all[i + 1]
+              if raw_fence then break end
+            elseif field == 'fence' then
+              raw_fence = all[i + 1]
+              if raw_timeout then break end
+            end
           end
-          local timeout = num(s[1])
-          if not timeout or timeout < 1 then return false, 'session timeout' end
-          local fence = 0
-          if s[2] then
-            fence = num(s[2])
-            if not fence then return false, 'session fence' end
-          end
-          return {timeout, fence}
+          local session, what = session_record(raw_timeout, raw_fence)
+          if session then session[4] = all end
+          return session, what
         end
         local function check_session()
-          local session, what = read_session()
+          local session, what = load_session()
           if session == false then
             redis.call('DEL', session_key)
             return nil, corrupt(what, 'the session')
@@ -185,7 +207,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         end
         redis.call('HSET', session_key, 'fence', token)
         redis.call('PEXPIRE', session_key, int(math.max(session[1], tonumber(lock_ttl_ms))))
-        return {0, token, redis.call('HGETALL', session_key), int(session[1])}
+        return {0, token, session[4], session[3]}
         """;
 
     /// <summary>
@@ -205,8 +227,8 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
           return {1}
         end
         -- No lock is held (checked above), so the session's own timeout is its TTL.
-        redis.call('PEXPIRE', session_key, int(session[1]))
-        return {0, redis.call('HGETALL', session_key), int(session[1])}
+        redis.call('PEXPIRE', session_key, session[3])
+        return {0, session[4], session[3]}
         """;
 
     /// <summary>
@@ -260,7 +282,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         unlock(channel, token, sharded)
         local session = read_session()
         if session then
-          redis.call('PEXPIRE', session_key, int(session[1]))
+          redis.call('PEXPIRE', session_key, session[3])
         end
         return 1
         """;
