@@ -178,16 +178,18 @@ internal static class ManySessionsScenario
                   "The Garnet rows run the same two Redis set-ups against Microsoft's Garnet (a .NET server, several threads; its \"Redis CPU\" is not reported when its `INFO` has no cpu section); " +
                   "no target is set on them.");
         sink.Line();
-        sink.Line("**What limits it.** Every set-up keeps both cores busy, so throughput is the inverse of the CPU a request costs. " +
-                  "\"process CPU / request\" is this process's CPU time (server, client library and load driver; `Process.TotalProcessorTime`) during the measured time " +
-                  "divided by the requests completed, \"Redis CPU / request\" the Redis server's (`INFO cpu`, user + system). " +
-                  "The process's share above the no-session row is the session's cost in the application: for a Redis set-up almost all of it is the client's " +
-                  "work per round trip (socket calls and thread wake-ups for the command and its reply), which is why fewer round trips win. " +
-                  "Redis spends more per call on a script than on a plain command, but far less than the client does per round trip. " +
-                  "Two measures cut the Redis store's cost (docs/redis-protocol.md, docs/configuration.md): the scripts make no call they can do without " +
-                  "(a `PTTL` answers \"no lock\" where the lock hash needed `HMGET` and `EXISTS`, and a script that has just taken or deleted the lock sets the session's " +
-                  "expiry without asking for the lock's), and a connection the store makes reads replies on the .NET thread pool (`SocketManager.ThreadPool`), which " +
-                  "saves a thread hop per reply over the client's default dedicated pool; the peer runs with the client's defaults, as an application that adds it does.");
+        sink.Line("**What limits it.** \"process CPU / request\" is this process's CPU time (server, client library and load driver; `Process.TotalProcessorTime`) " +
+                  "during the measured time divided by the requests completed, \"Redis CPU / request\" the Redis server's (`INFO cpu`, user + system). " +
+                  "Without Redis both cores are busy, and throughput is the inverse of the CPU a request costs. With Redis a request also waits for its round trips " +
+                  "(Redis runs one command at a time, and each reply comes back through the client), so the cores are not always busy and throughput follows " +
+                  "the CPU per request less closely. ASP.NET Core's session spends most of its cost in the application: the client's work per round trip " +
+                  "(socket calls and thread wake-ups for each command and its reply), four round trips a request. SessionLocking's Redis store makes one or two, " +
+                  "each a Lua script that costs Redis more than a plain command (the Redis column) but the application far less than round trips would. " +
+                  "Two measures cut the store's cost (docs/redis-protocol.md, docs/configuration.md): the scripts make no call they can do without " +
+                  "(`PTTL` answers \"no lock\" where the lock hash needed `HMGET` and `EXISTS`; a load validates the session from the `HGETALL` it returns; " +
+                  "a script that has just taken or deleted the lock sets the session's expiry without asking for the lock's), and a connection the store makes " +
+                  "reads replies on the .NET thread pool (`SocketManager.ThreadPool`), which saves a thread hop per reply over the client's dedicated pool. " +
+                  "The peer runs with the client's defaults, as an application that adds it does.");
         sink.Line();
     }
 
