@@ -256,8 +256,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
           unlock(channel, token, sharded)
           return 2
         end
-        -- timeout and fence first: the hash is never without them, so removing items cannot empty (delete) it and
-        -- lose the expiry just set.
+        -- A stored hash always holds timeout and fence, so removing items never empties (deletes) it: the expiry stays.
         redis.call('HSET', session_key, 'timeout', timeout_ms, 'fence', token)
         hash_changes(session_key, first, last_removed)
         if is_new then

@@ -168,6 +168,26 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_write_back_that_removes_every_item_keeps_the_session_with_its_new_expiry()
+    {
+        // The write-back sets the new expiry before it writes (the PEXPIRE is also its check that the hash still exists);
+        // the hash keeps its timeout and fence, so removing every item leaves it, with that expiry.
+        var id = SessionIds.Create();
+        await Seed(id, new() { ["a"] = "A-value", ["b"] = "B-value" });
+        var held = await _store.GetExclusiveAsync(id, LockTimeout, false, default);
+        var changes = new SessionChanges(new Dictionary<string, byte[]>(), ["a", "b"], TimeSpan.FromSeconds(5), isNew: false);
+
+        Assert.True(await _store.WriteAndReleaseAsync(id, held.LockId, changes, default));
+
+        Assert.Empty(await Items(id));
+        Assert.InRange(await _inspect.IntegerAsync("PTTL", Key(id, "session")), 1, 5000);
+        var loaded = await _store.GetSharedAsync(id, default);
+        Assert.Equal(SessionStoreStatus.Found, loaded.Status);
+        Assert.Empty(loaded.Data!.Items);
+        Assert.Equal(TimeSpan.FromSeconds(5), loaded.Data.Timeout);
+    }
+
+    [Fact]
     public async Task A_locked_session_does_not_expire_under_its_holder()
     {
         var id = SessionIds.Create();
