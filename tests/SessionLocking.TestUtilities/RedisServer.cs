@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -76,7 +75,7 @@ public sealed class RedisServer : IAsyncDisposable
         Exception? last = null;
         for (var attempt = 0; attempt < attempts; attempt++)
         {
-            var port = FreePort(withClusterBus);
+            var port = FreePorts.Next(withClusterBus);
             var directory = Path.Combine(Path.GetTempPath(), $"sessionlocking-{kind}-{port}-{Guid.NewGuid():N}");
             System.IO.Directory.CreateDirectory(directory);
             var server = create(port, directory);
@@ -264,37 +263,6 @@ public sealed class RedisServer : IAsyncDisposable
         catch (IOException)
         {
             return "(no log)";
-        }
-    }
-
-    private static int FreePort(bool withClusterBus)
-    {
-        while (true)
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            listener.Stop();
-            if (!withClusterBus)
-            {
-                return port;
-            }
-
-            if (port + 10000 > 65535)
-            {
-                continue;
-            }
-
-            try
-            {
-                var bus = new TcpListener(IPAddress.Loopback, port + 10000);
-                bus.Start();
-                bus.Stop();
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
         }
     }
 }

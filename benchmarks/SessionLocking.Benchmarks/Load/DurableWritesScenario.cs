@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using SessionLocking.Benchmarks.Infrastructure;
 using SessionLocking.Redis;
+using SessionLocking.TestUtilities;
 using StackExchange.Redis;
 
 namespace SessionLocking.Benchmarks.Load;
@@ -20,8 +20,8 @@ internal static class DurableWritesScenario
     {
         var directory = Path.Combine(Path.GetTempPath(), "sessionlocking-bench-durable-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(directory);
-        var primaryPort = FreePort();
-        var replicaPort = FreePort();
+        var primaryPort = FreePorts.Next();
+        var replicaPort = FreePorts.Next();
         using var primary = StartRedis(primaryPort, directory, null);
         using var replica = StartRedis(replicaPort, directory, primaryPort);
         try
@@ -187,14 +187,5 @@ internal static class DurableWritesScenario
         catch (InvalidOperationException)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

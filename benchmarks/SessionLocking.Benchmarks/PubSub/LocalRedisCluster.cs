@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using SessionLocking.TestUtilities;
 
@@ -86,7 +85,7 @@ internal sealed class LocalRedisCluster : IAsyncDisposable
     {
         for (var attempt = 0; attempt < 10; attempt++)
         {
-            var port = FreePortWithBus(taken);
+            var port = FreePorts.Next(withClusterBus: true, exclude: taken);
             var dir = Path.Combine(_directory, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
             Directory.CreateDirectory(dir);
             var start = new ProcessStartInfo("redis-server") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
@@ -186,32 +185,6 @@ internal sealed class LocalRedisCluster : IAsyncDisposable
                 }
 
                 await Task.Delay(50);
-            }
-        }
-    }
-
-    private static int FreePortWithBus(HashSet<int> taken)
-    {
-        while (true)
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            listener.Stop();
-            if (port + 10000 > 65535 || taken.Contains(port))
-            {
-                continue;
-            }
-
-            try
-            {
-                var bus = new TcpListener(IPAddress.Loopback, port + 10000);
-                bus.Start();
-                bus.Stop();
-                return port;
-            }
-            catch (SocketException)
-            {
             }
         }
     }

@@ -53,8 +53,8 @@ public sealed class SentinelCluster : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), $"sessionlocking-sentinel-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
-        var primary = new Node(FreePort(), directory);
-        var replica = new Node(FreePort(), directory);
+        var primary = new Node(FreePorts.Next(), directory);
+        var replica = new Node(FreePorts.Next(), directory);
         var cluster = new SentinelCluster(directory, primary, replica);
         try
         {
@@ -64,7 +64,7 @@ public sealed class SentinelCluster : IAsyncDisposable
             var ports = new List<int>();
             for (var i = 0; i < 3; i++)
             {
-                var port = FreePort();
+                var port = FreePorts.Next();
                 ports.Add(port);
                 var config = Path.Combine(directory, $"sentinel-{port}.conf");
                 await File.WriteAllLinesAsync(config,
@@ -265,15 +265,6 @@ public sealed class SentinelCluster : IAsyncDisposable
         }
 
         Running.TryRemove(process, out _);
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     [DllImport("libc", SetLastError = true, EntryPoint = "kill")]

@@ -36,7 +36,7 @@ public sealed class TestServerProcess : IAsyncDisposable
             throw new FileNotFoundException("The test server was not built next to the tests.", dll);
         }
 
-        var port = FreePort();
+        var port = FreePorts.Next();
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             UseShellExecute = false,
@@ -130,14 +130,5 @@ public sealed class TestServerProcess : IAsyncDisposable
         {
             _output.Enqueue(line);
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }
