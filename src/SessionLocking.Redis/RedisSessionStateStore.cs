@@ -174,6 +174,18 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     private const string Prologue = Keys + Helpers;
 
+    // The start of the scripts that bring a holder's token (release, remove, force-release): ARGV[1] the token, ARGV[2]
+    // the channel, ARGV[3] '1' to publish with SPUBLISH; nothing happens (answer 0) unless that token holds the lock.
+    private const string Fenced = Prologue + """
+        local token = ARGV[1]
+        local channel = ARGV[2]
+        local sharded = ARGV[3] == '1'
+        if not holds(token) then
+          return 0
+        end
+
+        """;
+
     /// <summary>
     /// Exclusive acquire-and-load. ARGV[1] lock TTL in ms, ARGV[2] '1' to lock a missing session, ARGV[3] owner nonce.
     /// Returns {2, holderToken, lockAgeMicroseconds} when locked; {1} when missing (nothing taken);
@@ -271,13 +283,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// stored session (not one whose timeout is corrupt); a session locked while missing and never written leaves no key. Returns 1, or 0 when the
     /// token is not the current lock.
     /// </summary>
-    public const string ReleaseScript = Prologue + """
-        local token = ARGV[1]
-        local channel = ARGV[2]
-        local sharded = ARGV[3] == '1'
-        if not holds(token) then
-          return 0
-        end
+    public const string ReleaseScript = Fenced + """
         unlock(channel, token, sharded)
         local session = read_session()
         if session then
@@ -290,13 +296,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// Fenced remove (abandon). ARGV[1] token, ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the
     /// session and the lock; tokens of a re-created session keep growing by the server-time floor. Returns 1, or 0 when the token is not the current lock.
     /// </summary>
-    public const string RemoveScript = Prologue + """
-        local token = ARGV[1]
-        local channel = ARGV[2]
-        local sharded = ARGV[3] == '1'
-        if not holds(token) then
-          return 0
-        end
+    public const string RemoveScript = Fenced + """
         redis.call('DEL', session_key)
         unlock(channel, token, sharded)
         return 1
@@ -307,13 +307,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
     /// ARGV[2] channel, ARGV[3] '1' to publish with SPUBLISH. Deletes the lock only while it is still that holder's.
     /// Returns 1, or 0 when that lock was gone.
     /// </summary>
-    public const string ForceReleaseScript = Prologue + """
-        local token = ARGV[1]
-        local channel = ARGV[2]
-        local sharded = ARGV[3] == '1'
-        if not holds(token) then
-          return 0
-        end
+    public const string ForceReleaseScript = Fenced + """
         unlock(channel, token, sharded)
         return 1
         """;
