@@ -71,7 +71,9 @@ internal sealed class LockedSessionMiddleware
         {
             await RunEndpointAsync(context, session);
             response.ThrowIfTooLarge();
-            await sessionLock.CarryOutAsync(GetReleasePlan(session));
+            var plan = GetReleasePlan(session);
+            await sessionLock.CarryOutAsync(plan);
+            LogStored(session, plan);
         }
         catch
         {
@@ -124,6 +126,23 @@ internal sealed class LockedSessionMiddleware
             Log.EndpointFailedNotSaved(_logger, new SessionKey(session.OriginalId));
             throw;
         }
+    }
+
+    /// <summary>The events ASP.NET Core's session writes when it stores a session (same names, same levels).</summary>
+    private void LogStored(LockedSession session, ReleasePlan plan)
+    {
+        if (plan.Kind is not (ReleaseKind.Write or ReleaseKind.Move))
+        {
+            return;
+        }
+
+        var sessionKey = new SessionKey(session.SessionID);
+        if (session.IsNewSession)
+        {
+            Log.SessionStarted(_logger, sessionKey);
+        }
+
+        Log.SessionStored(_logger, sessionKey, session.Count);
     }
 
     private void LogDiscardedChanges(LockedSession session)
@@ -181,6 +200,11 @@ internal sealed class LockedSessionMiddleware
         {
             var sessionLock = await _locks.AcquireAsync(
                 cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, cancellationToken);
+            if (sessionLock.Status == AcquireStatus.Acquired && sessionLock.StoreResult.Status == SessionStoreStatus.NotFound)
+            {
+                Log.AccessingExpiredSession(_logger, new SessionKey(cookieId));
+            }
+
             if (sessionLock.Status != AcquireStatus.Acquired || sessionLock.StoreResult.Status != SessionStoreStatus.NotFound || !regenerate)
             {
                 return sessionLock;

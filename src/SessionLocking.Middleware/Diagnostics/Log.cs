@@ -64,4 +64,16 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Warning, "Session {SessionKey}: more than {Limit} abandoned lock-taking calls are being watched; a lock this one takes expires by its time to live in the store.", EventName = "AbandonedAcquireNotWatched")]
     public static partial void AbandonedAcquireNotWatched(ILogger logger, SessionKey sessionKey, int limit);
+
+    // Events 50-52 mean what ASP.NET Core session's events of the same names mean, at the same levels, so that
+    // dashboards and alerts built on them keep working after a move to SessionLocking.
+
+    [LoggerMessage(50, LogLevel.Information, "Session started; Key:{SessionKey}.", EventName = "SessionStarted")]
+    public static partial void SessionStarted(ILogger logger, SessionKey sessionKey);
+
+    [LoggerMessage(51, LogLevel.Debug, "Session stored; Key:{SessionKey}, Count:{Count}.", EventName = "SessionStored")]
+    public static partial void SessionStored(ILogger logger, SessionKey sessionKey, int count);
+
+    [LoggerMessage(52, LogLevel.Information, "Accessing expired session; Key:{SessionKey}.", EventName = "AccessingExpiredSession")]
+    public static partial void AccessingExpiredSession(ILogger logger, SessionKey sessionKey);
 }
