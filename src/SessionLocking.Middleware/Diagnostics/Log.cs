@@ -64,4 +64,13 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Warning, "Session {SessionKey}: more than {Limit} abandoned lock-taking calls are being watched; a lock this one takes expires by its time to live in the store.", EventName = "AbandonedAcquireNotWatched")]
     public static partial void AbandonedAcquireNotWatched(ILogger logger, SessionKey sessionKey, int limit);
+
+    [LoggerMessage(53, LogLevel.Error, "The session store failed repeatedly; requests that need a session fail at once (503) for {BreakMilliseconds} ms, then one probes it.", EventName = "StoreCircuitOpened")]
+    public static partial void StoreCircuitOpened(ILogger logger, Exception? exception, double breakMilliseconds);
+
+    [LoggerMessage(54, LogLevel.Information, "The session store answers again; session requests are served.", EventName = "StoreCircuitClosed")]
+    public static partial void StoreCircuitClosed(ILogger logger);
+
+    [LoggerMessage(55, LogLevel.Debug, "A request failed at once with 503 during {Operation}: the session store is known to be down (circuit open).", EventName = "StoreCircuitRejected")]
+    public static partial void StoreCircuitRejected(ILogger logger, string operation);
 }
