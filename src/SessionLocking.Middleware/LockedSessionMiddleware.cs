@@ -171,7 +171,7 @@ internal sealed class LockedSessionMiddleware
         catch (Exception ex)
         {
             activity.Finish("store_failed", ex);
-            Log.StoreFailed(_logger, ex, "acquire");
+            LogStoreFailure(ex, "acquire");
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, ex is SessionStoreCorruptException ? StoreCorruptMessage : StoreUnavailableMessage);
             return null;
         }
@@ -233,16 +233,23 @@ internal sealed class LockedSessionMiddleware
         }
     }
 
-    /// <summary>Requests without an endpoint (404s) get no session at all; Disabled endpoints get one that refuses use. Both keep a session alive.</summary>
-    private async Task RunWithoutSessionAsync(HttpContext context, string? cookieId)
+    /// <summary>
+    /// Requests without an endpoint (404s) get no session at all; Disabled endpoints get one that refuses use. Both keep
+    /// a session alive, without waiting for it: a page that needs no session never waits for the store.
+    /// </summary>
+    private Task RunWithoutSessionAsync(HttpContext context, string? cookieId)
     {
         if (context.GetEndpoint() is not null)
         {
             SetFeature(context, new LockedSessionFeature(SessionStateBehavior.Disabled, null));
         }
 
-        await KeepAliveAsync(cookieId, context.RequestAborted);
-        await _next(context);
+        if (cookieId is not null && _options.KeepAliveWithoutSession)
+        {
+            _ = KeepAliveAsync(cookieId);
+        }
+
+        return _next(context);
     }
 
     private static void SetFeature(HttpContext context, LockedSessionFeature feature)
@@ -262,21 +269,37 @@ internal sealed class LockedSessionMiddleware
         return id;
     }
 
-    private async Task KeepAliveAsync(string? sessionId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Slides the session's expiry in the background (not the request's token: the response may be long gone; the store
+    /// bounds the call with its own timeout, and the circuit breaker fails it at once while the store is down).
+    /// </summary>
+    private async Task KeepAliveAsync(string sessionId)
     {
-        if (sessionId is null || !_options.KeepAliveWithoutSession)
-        {
-            return;
-        }
-
         try
         {
-            await _locks.Store.KeepAliveAsync(sessionId, cancellationToken);
+            await _locks.Store.KeepAliveAsync(sessionId, CancellationToken.None);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        catch (StoreCircuitOpenException)
+        {
+            // The outage is logged once, when the circuit opened.
+        }
+        catch (Exception ex)
         {
             // Best effort, as classic: a request that uses no session does not fail because sliding failed.
             Log.KeepAliveFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>A store failure at acquire: logged with its exception, unless the circuit breaker already said the store is down.</summary>
+    private void LogStoreFailure(Exception ex, string operation)
+    {
+        if (ex is StoreCircuitOpenException)
+        {
+            Log.StoreCircuitRejected(_logger, operation);
+        }
+        else
+        {
+            Log.StoreFailed(_logger, ex, operation);
         }
     }
 

@@ -68,6 +68,12 @@ public sealed class LockedSessionOptions
     public bool KeepAliveWithoutSession { get; set; } = true;
 
     /// <summary>
+    /// Failing fast while the store is down: once enough store calls failed, requests that need the session answer
+    /// 503 at once instead of each waiting out the store's timeout, until a probe finds the store back.
+    /// </summary>
+    public StoreCircuitBreakerOptions StoreCircuitBreaker { get; set; } = new();
+
+    /// <summary>
     /// Whether waiters wake as soon as a lock is released (true, the default) or only poll every
     /// <see cref="PollInterval"/> (false: pure classic behaviour, for comparison).
     /// </summary>

@@ -76,4 +76,13 @@ internal static partial class Log
 
     [LoggerMessage(52, LogLevel.Information, "Accessing expired session; Key:{SessionKey}.", EventName = "AccessingExpiredSession")]
     public static partial void AccessingExpiredSession(ILogger logger, SessionKey sessionKey);
+
+    [LoggerMessage(53, LogLevel.Error, "The session store failed repeatedly; requests that need a session fail at once (503) for {BreakMilliseconds} ms, then one probes it.", EventName = "StoreCircuitOpened")]
+    public static partial void StoreCircuitOpened(ILogger logger, Exception? exception, double breakMilliseconds);
+
+    [LoggerMessage(54, LogLevel.Information, "The session store answers again; session requests are served.", EventName = "StoreCircuitClosed")]
+    public static partial void StoreCircuitClosed(ILogger logger);
+
+    [LoggerMessage(55, LogLevel.Debug, "A request failed at once with 503 during {Operation}: the session store is known to be down (circuit open).", EventName = "StoreCircuitRejected")]
+    public static partial void StoreCircuitRejected(ILogger logger, string operation);
 }
