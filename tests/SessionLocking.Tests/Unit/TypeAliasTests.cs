@@ -87,6 +87,30 @@ public sealed class TypeAliasTests
         Assert.Null(session.GetChanges());
     }
 
+    [Theory]
+    [InlineData("System.Collections.Generic.List`1[[Shop.Models.Cart, Shop, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null]]", "System.Collections.Generic.List`1[[Shop.Models.Cart]]")]
+    [InlineData("System.Collections.Generic.Dictionary`2[[System.String, System.Private.CoreLib, Version=10.0.0.0, Culture=neutral, PublicKeyToken=7cec85d7bea7798e],[Shop.Models.Cart[], Shop, Version=3.1.0.0, Culture=neutral, PublicKeyToken=null]][]", "System.Collections.Generic.Dictionary`2[[System.String],[Shop.Models.Cart[]]][]")]
+    [InlineData("Shop.Models.Cart", "Shop.Models.Cart")]
+    [InlineData("Shop.Outer+Cart[]", "Shop.Outer+Cart[]")]
+    [InlineData("cart", "cart")]
+    [InlineData("cart, v2", "cart, v2")]
+    [InlineData("Shop.Models.Cart[], Shop", "Shop.Models.Cart[], Shop")]
+    [InlineData("not [[ a type", "not [[ a type")]
+    public void A_stored_alias_is_looked_up_as_the_default_alias_names_its_type_today(string stored, string lookedUp)
+    {
+        Assert.Equal(lookedUp, TypeAliases.Normalize(stored));
+    }
+
+    [Fact]
+    public void The_default_alias_of_every_shape_is_its_own_normal_form()
+    {
+        foreach (var type in new[] { typeof(List<Cart>), typeof(Dictionary<string, List<Cart[]>>), typeof(Cart[,]), typeof(List<int>[]), typeof(KeyValuePair<Guid, Cart>?) })
+        {
+            Assert.Equal(TypeAliases.Default(type), TypeAliases.Normalize(TypeAliases.Default(type)));
+            Assert.Equal(TypeAliases.Default(type), TypeAliases.Normalize(type.FullName!));
+        }
+    }
+
     /// <summary>The alias main wrote: the type's full name, its arguments' assemblies with the given version and key.</summary>
     private static string VersionedAlias(Type type, string version, string publicKeyToken)
     {
