@@ -36,9 +36,9 @@ internal sealed class SessionItem
 
     /// <summary>
     /// <paramref name="value"/> was decoded from <see cref="Stored"/> as <paramref name="type"/> (null for a null value)
-    /// and handed to the application. A mutable one gets its baseline now, once: what it encodes to before the application can change it.
-    /// One that cannot be encoded gets none: it counts as changed, and encoding it at the end of the request reports
-    /// the error, as for an assigned value.
+    /// and handed to the application. A mutable one gets its baseline now, once: what it encodes to before the
+    /// application can change it. One that cannot be encoded gets none: it counts as changed, and encoding it at the end
+    /// of the request reports the error, as for an assigned value.
     /// </summary>
     public void Decoded(string name, object? value, Type? type, ISessionItemFormat format)
     {
@@ -53,6 +53,7 @@ internal sealed class SessionItem
             }
             catch (SessionSerializationException)
             {
+                // No baseline: reading must not fail because the value could not be written back.
             }
         }
     }
