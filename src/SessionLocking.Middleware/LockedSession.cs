@@ -8,7 +8,8 @@ namespace SessionLocking;
 /// <summary>
 /// One request's view of a session: the classic API and ASP.NET Core's <see cref="ISession"/> over the same
 /// items. Items keep their stored bytes; objects read through the object API are kept too, so that at the
-/// end of the request a change inside a mutable object is found by serializing it again and comparing bytes.
+/// end of the request a change inside a mutable object is found by serializing it again and comparing the bytes
+/// with the object's own baseline (<see cref="SessionItem"/>). Reading alone never writes.
 /// </summary>
 internal sealed class LockedSession : IHttpSessionState, ISession
 {
@@ -200,7 +201,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         // Raw bytes written through ISession stay values: each read gets its own copy.
         if (!_format.IsBytes(item.Stored) && !SessionValueCodec.IsImmutable(typeof(T)))
         {
-            item.Remember(decoded, typeof(T));
+            item.Decoded(name, decoded, typeof(T), _format);
         }
 
         return decoded;
@@ -401,7 +402,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         if (!item.HasValue)
         {
             var value = _format.Decode(name, item.Stored);
-            item.Remember(value, value?.GetType());
+            item.Decoded(name, value, value?.GetType(), _format);
         }
 
         return item.Value;
@@ -424,51 +425,32 @@ internal sealed class LockedSession : IHttpSessionState, ISession
 
     private void Put(string name, byte[] stored, object? value, Type? type)
     {
-        if (_items.TryGetValue(name, out var item))
-        {
-            item.Stored = stored;
-        }
-        else
+        if (!_items.TryGetValue(name, out var item))
         {
             item = new SessionItem(stored);
             _items[name] = item;
             _order.Add(name);
         }
 
-        if (type is null)
-        {
-            item.Forget();
-        }
-        else
-        {
-            item.Remember(value, type);
-        }
+        item.Assign(stored, value, type);
     }
 
-    /// <summary>A mutable object may have changed since it was read or set: serialize it again.</summary>
+    /// <summary>A mutable object may have changed since it was read or set: serialize it again (unchanged: not written, not checked).</summary>
     private void Refresh(string name, SessionItem item)
     {
-        if (item.HasValue && !SessionValueCodec.IsImmutable(item.ValueType))
+        if (item.Refresh(name, _format) is { } changed)
         {
-            item.Stored = Encode(name, item.Value, item.ValueType!);
+            CheckValueSize(name, changed);
         }
     }
 
-    private byte[] Encode(string name, object? value, Type type)
-    {
-        var stored = _format.Encode(name, value, type);
-        CheckValueSize(name, stored);
-        return stored;
-    }
+    private byte[] Encode(string name, object? value, Type type) => CheckValueSize(name, _format.Encode(name, value, type));
 
-    private void CheckValueSize(string name, byte[] stored)
-    {
-        if (stored.Length > _options.MaxValueBytes)
-        {
-            throw new SessionSerializationException(name, "value",
+    private byte[] CheckValueSize(string name, byte[] stored) =>
+        stored.Length <= _options.MaxValueBytes
+            ? stored
+            : throw new SessionSerializationException(name, "value",
                 $"The session item '{name}' is {stored.Length} bytes serialized, over the limit of {_options.MaxValueBytes} bytes (LockedSessionOptions.MaxValueBytes); nothing was written.");
-        }
-    }
 
     private void OnChanging()
     {
@@ -508,31 +490,4 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     }
 
     private int IndexOf(string name) => _order.FindIndex(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase));
-
-    private sealed class SessionItem
-    {
-        public SessionItem(byte[] stored) => Stored = stored;
-
-        public byte[] Stored { get; set; }
-
-        public bool HasValue { get; private set; }
-
-        public object? Value { get; private set; }
-
-        public Type? ValueType { get; private set; }
-
-        public void Remember(object? value, Type? type)
-        {
-            Value = value;
-            ValueType = type;
-            HasValue = true;
-        }
-
-        public void Forget()
-        {
-            Value = null;
-            ValueType = null;
-            HasValue = false;
-        }
-    }
 }
