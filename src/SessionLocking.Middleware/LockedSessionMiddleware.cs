@@ -99,7 +99,10 @@ internal sealed class LockedSessionMiddleware
             _locks.Store.Mode,
             _format,
             _options,
-            () => context.Response.HasStarted);
+            () => context.Response.HasStarted)
+        {
+            EndpointName = context.GetEndpoint()?.DisplayName,
+        };
         SetFeature(context, new LockedSessionFeature(behavior, session));
         return session;
     }
@@ -149,7 +152,7 @@ internal sealed class LockedSessionMiddleware
     {
         if (session.ReadOnlyChangeAttempted)
         {
-            Log.ReadOnlyChangesDiscarded(_logger, new SessionKey(session.OriginalId));
+            Log.ReadOnlyChangesDiscarded(_logger, new SessionKey(session.OriginalId), session.EndpointName, string.Join(", ", session.ReadOnlyChanges));
         }
     }
 

@@ -23,8 +23,8 @@ internal static partial class Log
     [LoggerMessage(6, LogLevel.Error, "Session {SessionKey}: the lock {LockId} was lost before the request ended (force-released after the execution timeout); its session changes were rejected and not saved.", EventName = "WriteBackRejected")]
     public static partial void WriteBackRejected(ILogger logger, SessionKey sessionKey, SessionLockId lockId);
 
-    [LoggerMessage(7, LogLevel.Warning, "Session {SessionKey}: a read-only request changed the session; the changes are not saved.", EventName = "ReadOnlyChangesDiscarded")]
-    public static partial void ReadOnlyChangesDiscarded(ILogger logger, SessionKey sessionKey);
+    [LoggerMessage(7, LogLevel.Warning, "Session {SessionKey}: the read-only request to {Endpoint} changed the session ({Changes}); the changes are not saved. Mark the endpoint SessionStateBehavior.Required if it must change the session.", EventName = "ReadOnlyChangesDiscarded")]
+    public static partial void ReadOnlyChangesDiscarded(ILogger logger, SessionKey sessionKey, string? endpoint, string changes);
 
     [LoggerMessage(8, LogLevel.Error, "The session store failed during {Operation}; the request fails with 503.", EventName = "StoreFailed")]
     public static partial void StoreFailed(ILogger logger, Exception exception, string operation);

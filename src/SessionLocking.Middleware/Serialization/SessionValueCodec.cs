@@ -130,8 +130,8 @@ internal sealed class SessionValueCodec : ISessionItemFormat
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new SessionSerializationException(key, type.FullName ?? type.Name,
-                $"The session item '{key}' of type '{type.FullName}' cannot be serialized: {ex.Message}", ex);
+            throw new SessionSerializationException(key, TypeNames.CSharp(type),
+                $"The session item '{key}' of type '{TypeNames.CSharp(type)}' cannot be serialized: {ex.Message}", ex);
         }
 
         return Envelope(alias, payload);
@@ -194,8 +194,8 @@ internal sealed class SessionValueCodec : ISessionItemFormat
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new SessionSerializationException(key, type.FullName ?? type.Name,
-                $"The session item '{key}' (stored as '{storedAs}') cannot be read as '{type.FullName}': {ex.Message}", ex);
+            throw new SessionSerializationException(key, TypeNames.CSharp(type),
+                $"The session item '{key}' (stored as '{storedAs}') cannot be read as '{TypeNames.CSharp(type)}': {ex.Message}", ex);
         }
     }
 
