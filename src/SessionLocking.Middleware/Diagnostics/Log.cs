@@ -64,4 +64,7 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Warning, "Session {SessionKey}: more than {Limit} abandoned lock-taking calls are being watched; a lock this one takes expires by its time to live in the store.", EventName = "AbandonedAcquireNotWatched")]
     public static partial void AbandonedAcquireNotWatched(ILogger logger, SessionKey sessionKey, int limit);
+
+    [LoggerMessage(40, LogLevel.Warning, "Session {SessionKey}: the acquire failed after the store had taken the lock {LockId}; the lock was released.", EventName = "FailedAcquireLockReleased")]
+    public static partial void FailedAcquireLockReleased(ILogger logger, SessionKey sessionKey, SessionLockId lockId);
 }
