@@ -73,7 +73,7 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
             }
 
             await call.Entered.WaitAsync(Patience);
-            await RaceAsync(i % 4 < 2, leaving.Cancel, call.Answer);
+            await RaceAsync(i % 2 == 0, leaving.Cancel, call.Answer, Stagger(i));
             try
             {
                 await using var taken = await acquire.WaitAsync(Patience);
@@ -177,33 +177,64 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
         ?? (ISessionStateStore)ActivatorUtilities.CreateInstance(services, descriptor.ImplementationType!);
 
     /// <summary>
-    /// Runs <paramref name="first"/> on this thread and <paramref name="second"/> on another at the same instant: both
-    /// threads spin until both are ready, then go. <paramref name="swap"/> swaps the threads.
+    /// How far the answer lags the cancellation in race <paramref name="i"/> (spin iterations; negative: it leads). The
+    /// dangerous window is a few hundred nanoseconds wide and where it lies depends on the machine, so the races sweep
+    /// a range of offsets around "at the same instant" rather than trusting the scheduler to find it.
     /// </summary>
-    private static async Task RaceAsync(bool swap, Action first, Action second)
+    private static int Stagger(int i) => (i / 2 % 41 - 20) * 4;
+
+    /// <summary>
+    /// Runs <paramref name="cancel"/> and <paramref name="answer"/> at the same instant on two threads (both spin until
+    /// both are ready, then go), the answer <paramref name="stagger"/> spin iterations later (earlier when negative).
+    /// <paramref name="swap"/> swaps which runs on this thread.
+    /// </summary>
+    private static async Task RaceAsync(bool swap, Action cancel, Action answer, int stagger)
     {
         var start = new StartLine();
-        var mine = swap ? second : first;
-        var theirs = swap ? first : second;
+        Action cancelLate = () => Delayed(-stagger, cancel);
+        Action answerLate = () => Delayed(stagger, answer);
+        var mine = swap ? answerLate : cancelLate;
+        var theirs = swap ? cancelLate : answerLate;
         var other = Task.Run(() =>
         {
             Volatile.Write(ref start.Ready, 1);
-            while (Volatile.Read(ref start.Go) == 0)
-            {
-                Thread.SpinWait(1);
-            }
-
+            SpinUntil(ref start.Go);
             theirs();
         });
-        var spin = new SpinWait();
-        while (Volatile.Read(ref start.Ready) == 0)
-        {
-            spin.SpinOnce();
-        }
-
+        SpinUntil(ref start.Ready);
         Volatile.Write(ref start.Go, 1);
         mine();
         await other;
+    }
+
+    /// <summary>
+    /// A tight spin: it sees the flag at once. A yield would hand the core to another process for a whole time slice on
+    /// a loaded machine (the other side would spin all that while, and the race would be lost); only a flag that has
+    /// not come for a long while yields, in case this side keeps the other from running.
+    /// </summary>
+    private static void SpinUntil(ref int flag)
+    {
+        for (var spins = 1; Volatile.Read(ref flag) == 0; spins++)
+        {
+            if (spins % (1 << 16) == 0)
+            {
+                Thread.Yield();
+            }
+            else
+            {
+                Thread.SpinWait(1);
+            }
+        }
+    }
+
+    private static void Delayed(int spins, Action action)
+    {
+        if (spins > 0)
+        {
+            Thread.SpinWait(spins);
+        }
+
+        action();
     }
 
     /// <summary>Waits for a condition without a timer's granularity: thousands of iterations each wait for it.</summary>
