@@ -185,7 +185,17 @@ internal sealed class LockedSessionMiddleware
             AcquireStatus.TimedOut => ("timed_out", StatusCodes.Status503ServiceUnavailable, WaitTimedOutMessage),
             _ => (sessionLock.Waited > TimeSpan.Zero ? "acquired_after_wait" : "acquired", 0, null),
         };
-        activity.Finish(outcome);
+        try
+        {
+            activity.Finish(outcome);
+        }
+        catch
+        {
+            // The request does not own the lock until it is returned: a failing span listener must not strand it.
+            await sessionLock.DisposeAsync();
+            throw;
+        }
+
         if (message is null)
         {
             return sessionLock;
@@ -213,9 +223,9 @@ internal sealed class LockedSessionMiddleware
                 return sessionLock;
             }
 
-            // Never adopt an unknown id (session fixation); nothing was taken for it.
-            Log.UnknownSessionIdRegenerated(_logger);
+            // Never adopt an unknown id (session fixation); nothing was taken for it, and its owner ends before anything can fail.
             await sessionLock.DisposeAsync();
+            Log.UnknownSessionIdRegenerated(_logger);
         }
 
         return behavior == SessionStateBehavior.Required

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SessionLocking.Locking;
 
 namespace SessionLocking.Diagnostics;
 
@@ -28,10 +29,22 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
 
     public SessionStateMode Mode => Inner.Mode;
 
-    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+    public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken) =>
+        GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, take: null, cancellationToken);
+
+    /// <summary>
+    /// The exclusive get of an acquisition: the store's answer goes to <paramref name="take"/> before any telemetry runs,
+    /// so a lock the store took is released even when a listener fails after the answer.
+    /// </summary>
+    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, LockTake? take, CancellationToken cancellationToken)
     {
         using var activity = SessionLockingActivities.Start("sessionlocking.load", SessionStateBehavior.Required, sessionId);
-        var result = await TimeAsync("get_exclusive", activity, () => Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken), guarded: true);
+        var result = await TimeAsync("get_exclusive", activity, async () =>
+        {
+            var answer = await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
+            take?.Answered(answer);
+            return answer;
+        }, guarded: true);
         return Loaded(result, activity);
     }
 

@@ -85,4 +85,7 @@ internal static partial class Log
 
     [LoggerMessage(55, LogLevel.Debug, "A request failed at once with 503 during {Operation}: the session store is known to be down (circuit open).", EventName = "StoreCircuitRejected")]
     public static partial void StoreCircuitRejected(ILogger logger, string operation);
+
+    [LoggerMessage(40, LogLevel.Warning, "Session {SessionKey}: the acquire failed after the store had taken the lock {LockId}; the lock was released.", EventName = "FailedAcquireLockReleased")]
+    public static partial void FailedAcquireLockReleased(ILogger logger, SessionKey sessionKey, SessionLockId lockId);
 }
