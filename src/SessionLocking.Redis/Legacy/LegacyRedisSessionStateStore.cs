@@ -245,7 +245,7 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
     public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
     {
         var keys = KeysOf(sessionId);
-        var value = Value(_clock.Next());
+        var value = Value(_clock.Next(lockTimeout));
         var reply = (RedisResult[])(await EvaluateAsync(
             "acquire",
             _scripts.Acquire,
