@@ -104,9 +104,10 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
             case 0:
                 var token = new SessionLockId(long.Parse((string)reply[1]!, NumberStyles.None, CultureInfo.InvariantCulture));
                 SessionData data;
+                bool uninitialized;
                 try
                 {
-                    data = ReadData(reply[2], reply[3]);
+                    data = ReadData(reply[2], reply[3], out uninitialized);
                 }
                 catch (FormatException ex)
                 {
@@ -114,7 +115,20 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
                     throw Corrupt("acquire", sessionId, ex, dropped: "the session");
                 }
 
-                return SessionStoreResult.Found(data, token);
+                if (!uninitialized)
+                {
+                    return SessionStoreResult.Found(data, token);
+                }
+
+                // Created by the classic CreateUninitializedItem, started by nobody: a new session, as the classic module
+                // reports it. A caller that does not create sessions gets nothing taken.
+                if (createIfMissing)
+                {
+                    return SessionStoreResult.NotFound(token);
+                }
+
+                await ReleaseAsync(sessionId, token, CancellationToken.None).ConfigureAwait(false);
+                return SessionStoreResult.NotFound();
             case 1:
                 return reply.Length > 1
                     ? SessionStoreResult.NotFound(new SessionLockId(long.Parse((string)reply[1]!, NumberStyles.None, CultureInfo.InvariantCulture)))
@@ -133,7 +147,8 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
             case 0:
                 try
                 {
-                    return SessionStoreResult.Found(ReadData(reply[1], reply[2]));
+                    var data = ReadData(reply[1], reply[2], out var uninitialized);
+                    return uninitialized ? SessionStoreResult.NotFound() : SessionStoreResult.Found(data);
                 }
                 catch (FormatException ex)
                 {
@@ -151,11 +166,13 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
     /// <remarks>
     /// V5 stores the whole collection: the stored one is read back while the lock is still ours (nobody else may
     /// write it meanwhile), the changes are applied to it (untouched items keep their bytes), and it is written back
-    /// only if the lock is still ours. V4 writes only the changes (HDEL, HSET), as the provider does.
+    /// only if the lock is still ours. V4 writes only the changes (HDEL, HSET), as the provider does. Both remove the
+    /// provider's <c>SessionStateActions</c> item, as every write-back of the provider does.
     /// </remarks>
     public async ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(changes);
+        changes = ClassicSessionStateActions.Removing(changes);
         var keys = KeysOf(sessionId);
         var value = Value(lockId.Token);
         var seconds = Seconds(changes.Timeout);
@@ -283,7 +300,8 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
         return SessionStoreResult.Locked(new SessionLockId(token), _clock.AgeOf(token));
     }
 
-    private SessionData ReadData(RedisResult data, RedisResult timeoutSeconds)
+    /// <summary>The loaded session, without the provider's <c>SessionStateActions</c> item; <paramref name="uninitialized"/> when that item marked it.</summary>
+    private SessionData ReadData(RedisResult data, RedisResult timeoutSeconds, out bool uninitialized)
     {
         var timeout = TimeSpan.FromSeconds((long)timeoutSeconds);
         var items = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
@@ -303,6 +321,7 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
             }
         }
 
+        uninitialized = ClassicSessionStateActions.Take(items, _v5);
         return new SessionData(items, timeout);
     }
 
