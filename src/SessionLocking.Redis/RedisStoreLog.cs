@@ -9,8 +9,8 @@ internal static partial class RedisStoreLog
     [LoggerMessage(101, LogLevel.Warning, "Redis runs with maxmemory-policy {Policy}: under memory pressure it may evict session locks (and whole sessions). Use noeviction for the session store's Redis.", EventName = "RedisEvictionPolicyMayEvictLocks")]
     public static partial void EvictionPolicyMayEvictLocks(ILogger logger, string policy);
 
-    [LoggerMessage(102, LogLevel.Debug, "Could not read Redis's maxmemory-policy (CONFIG GET refused or failed); the eviction check is skipped.", EventName = "RedisEvictionPolicyUnknown")]
-    public static partial void EvictionPolicyUnknown(ILogger logger, Exception exception);
+    [LoggerMessage(102, LogLevel.Information, "Could not read Redis's maxmemory-policy ({Reason}); the eviction check is skipped.", EventName = "RedisEvictionPolicyUnknown")]
+    public static partial void EvictionPolicyUnknown(ILogger logger, string reason);
 
     [LoggerMessage(103, LogLevel.Error, "Session {SessionKey}: its stored record in Redis is corrupt ({What}); the store dropped {Dropped} and took no lock. The next request starts afresh.", EventName = "RedisSessionCorrupt")]
     public static partial void SessionCorrupt(ILogger logger, SessionKey sessionKey, string what, string dropped);
