@@ -257,7 +257,10 @@ internal sealed class RedisReleaseChannels : IDisposable
 
         if (asked.Count == 0)
         {
+            // StackExchange.Redis 3.x prefers a constructor with CommandFlags, which the 2.x floor lacks.
+#pragma warning disable CS0618
             throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No connected primary to ask whether it has sharded pub/sub.");
+#pragma warning restore CS0618
         }
 
         await Task.WhenAll(asked.Select(a => a.Reply)).ConfigureAwait(false);

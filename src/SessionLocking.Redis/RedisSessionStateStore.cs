@@ -678,9 +678,11 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         Task<RedisResult> waiting;
         try
         {
+#pragma warning disable CS0618 // StackExchange.Redis 3.x prefers a constructor with CommandFlags, which the 2.x floor lacks.
             waiting = primary is null
                 ? Task.FromException<RedisResult>(new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No primary serves the session's keys."))
                 : primary.ExecuteAsync("WAIT", _minReplicas, (long)Math.Ceiling(_replicaAckTimeout.TotalMilliseconds));
+#pragma warning restore CS0618
         }
         catch (Exception ex)
         {
