@@ -4,22 +4,28 @@ namespace SessionLocking.Redis;
 
 /// <summary>
 /// Reads the server's <c>maxmemory-policy</c> for the start-up eviction warning. <c>INFO memory</c> first (field
-/// <c>maxmemory_policy</c>): any client may run INFO, with no admin mode. <c>CONFIG GET</c> is the fallback, for
-/// servers whose INFO lacks the field: StackExchange.Redis 3.x refuses CONFIG without <c>allowAdmin</c>, and many
-/// managed services rename or disable it. Garnet answers neither (its INFO has no such field, its CONFIG GET nothing).
+/// <c>maxmemory_policy</c>): Redis lets any client run INFO, also from a script, so this needs no admin mode.
+/// <c>CONFIG GET</c> is the fallback, for servers whose INFO lacks the field: StackExchange.Redis 3.x refuses CONFIG
+/// without <c>allowAdmin</c>, and many managed services rename or disable it. Garnet answers neither (its INFO has no such field, its CONFIG GET nothing).
 /// </summary>
 internal static class RedisEvictionPolicy
 {
     private const CommandFlags ToPrimary = CommandFlags.DemandMaster;
+    private const string InfoMemoryScript = "return redis.call('INFO', 'memory')";
 
     /// <summary>The policy, or null with why it could not be read (one line, for the log).</summary>
-    public static async Task<(string? Policy, string? Unknown)> ReadAsync(IDatabase database, Func<Task<RedisResult>, Task<RedisResult>> withTimeout)
+    public static async Task<(string? Policy, string? Unknown)> ReadAsync(IDatabase database, RedisConnection connection)
     {
         string infoFailure;
         try
         {
-            var info = await withTimeout(database.ExecuteAsync("INFO", new object[] { "memory" }, ToPrimary)).ConfigureAwait(false);
-            if (FromInfo((string?)info) is { } policy)
+            // Through a script: StackExchange.Redis counts INFO as an admin command (IServer.Info always, and
+            // IDatabase.Execute from 3.x on) and refuses it without allowAdmin, although Redis itself asks nothing more.
+            var info = (string?)await connection.WithTimeout(
+                database.ScriptEvaluateAsync(InfoMemoryScript, flags: ToPrimary),
+                "eviction check",
+                CancellationToken.None).ConfigureAwait(false);
+            if (FromInfo(info) is { } policy)
             {
                 return (policy, null);
             }
@@ -33,7 +39,10 @@ internal static class RedisEvictionPolicy
 
         try
         {
-            var reply = await withTimeout(database.ExecuteAsync("CONFIG", new object[] { "GET", "maxmemory-policy" }, ToPrimary)).ConfigureAwait(false);
+            var reply = await connection.WithTimeout(
+                database.ExecuteAsync("CONFIG", new object[] { "GET", "maxmemory-policy" }, ToPrimary),
+                "eviction check",
+                CancellationToken.None).ConfigureAwait(false);
             var pair = reply.Resp2Type == ResultType.Array ? (RedisResult[])reply! : [];
             return pair.Length >= 2 && (string?)pair[1] is { Length: > 0 } policy
                 ? (policy, null)

@@ -893,8 +893,7 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     private async Task CheckEvictionPolicyAsync(IDatabase database)
     {
-        var (policy, unknown) = await RedisEvictionPolicy.ReadAsync(
-            database, call => _connection.WithTimeout(call, "eviction check", CancellationToken.None)).ConfigureAwait(false);
+        var (policy, unknown) = await RedisEvictionPolicy.ReadAsync(database, _connection).ConfigureAwait(false);
         if (policy is null)
         {
             RedisStoreLog.EvictionPolicyUnknown(_logger, unknown!);
