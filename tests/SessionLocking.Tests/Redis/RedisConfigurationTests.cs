@@ -74,19 +74,6 @@ public sealed class RedisConfigurationTests : IClassFixture<RedisFixture>
     }
 
     [Fact]
-    public async Task An_unknown_option_in_the_connection_string_fails_at_start_up_naming_it()
-    {
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAppAsync(new()
-        {
-            ["SessionState:Mode"] = "Redis",
-            ["SessionState:Redis:Configuration"] = _redis.Configuration + ",abortConnect=false,notAnOption=1",
-        }, RedisMode));
-
-        Assert.Contains("not a valid StackExchange.Redis configuration string", error.Message, StringComparison.Ordinal);
-        Assert.Contains("notAnOption", error.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task A_key_prefix_that_breaks_the_hash_tag_fails_at_start_up()
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAppAsync(new()
