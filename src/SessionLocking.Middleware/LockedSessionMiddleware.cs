@@ -44,7 +44,14 @@ internal sealed class LockedSessionMiddleware
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var behavior = ResolveBehavior(context);
+        if (ResolveBehavior(context) is not { } behavior)
+        {
+            // A framework endpoint (a static asset, a health check) that nothing marked: classic never ran the session
+            // module for such handlers, so no session, no keep-alive, no store call, whatever cookie comes with it.
+            await RunWithoutSessionAsync(context, cookieId: null);
+            return;
+        }
+
         var cookieId = ReadSessionId(context);
         if (behavior == SessionStateBehavior.Disabled)
         {
@@ -85,7 +92,7 @@ internal sealed class LockedSessionMiddleware
         await response.SendAsync();
     }
 
-    private SessionStateBehavior ResolveBehavior(HttpContext context) =>
+    private SessionStateBehavior? ResolveBehavior(HttpContext context) =>
         context.GetEndpoint() is { } endpoint
             ? SessionStateBehaviorResolver.Resolve(context, endpoint, _options.DefaultBehavior)
             : SessionStateBehavior.Disabled;
@@ -247,8 +254,9 @@ internal sealed class LockedSessionMiddleware
     }
 
     /// <summary>
-    /// Requests without an endpoint (404s) get no session at all; Disabled endpoints get one that refuses use. Both keep
-    /// a session alive, without waiting for it: a page that needs no session never waits for the store.
+    /// Requests without an endpoint (404s) get no session at all; Disabled endpoints and framework endpoints get one that
+    /// refuses use. A cookie id keeps its session alive (framework endpoints pass none), without waiting for it: a page
+    /// that needs no session never waits for the store.
     /// </summary>
     private Task RunWithoutSessionAsync(HttpContext context, string? cookieId)
     {

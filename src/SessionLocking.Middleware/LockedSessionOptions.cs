@@ -52,7 +52,11 @@ public sealed class LockedSessionOptions
     /// </summary>
     public int RequestQueueLimitPerSession { get; set; } = LockedSessionDefaults.RequestQueueLimitPerSession;
 
-    /// <summary>The behaviour of endpoints that say nothing (classic MVC controllers: <see cref="SessionStateBehavior.Required"/>).</summary>
+    /// <summary>
+    /// The behaviour of the application's endpoints that say nothing (MVC actions, Razor Pages, minimal API handlers;
+    /// classic MVC controllers: <see cref="SessionStateBehavior.Required"/>). Endpoints ASP.NET Core maps itself
+    /// (static assets, health checks) get no session unless marked, as the classic static-file handler had none.
+    /// </summary>
     public SessionStateBehavior DefaultBehavior { get; set; } = SessionStateBehavior.Required;
 
     /// <summary>
@@ -64,6 +68,7 @@ public sealed class LockedSessionOptions
     /// <summary>
     /// Classic keep-alive: a request that uses no session (a <see cref="SessionStateBehavior.Disabled"/>
     /// endpoint, or no endpoint) but carries a session id slides that session's expiry with one cheap store call.
+    /// Framework endpoints that nothing marked (static assets, health checks) make no store call.
     /// </summary>
     public bool KeepAliveWithoutSession { get; set; } = true;
 
