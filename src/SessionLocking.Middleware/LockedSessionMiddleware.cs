@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SessionLocking.Diagnostics;
@@ -58,7 +57,10 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
-        var session = OpenSession(context, behavior, sessionLock);
+        var session = NewSession(context, behavior, sessionLock);
+
+        // Declared after the lock, so disposed before it: the session leaves the request with the release, on every path.
+        using var feature = LockedSessionFeature.Install(context, behavior, session);
         if (behavior == SessionStateBehavior.ReadOnly)
         {
             await _next(context);
@@ -88,9 +90,8 @@ internal sealed class LockedSessionMiddleware
             ? SessionStateBehaviorResolver.Resolve(context, endpoint, _options.DefaultBehavior)
             : SessionStateBehavior.Disabled;
 
-    private LockedSession OpenSession(HttpContext context, SessionStateBehavior behavior, SessionLock sessionLock)
-    {
-        var session = new LockedSession(
+    private LockedSession NewSession(HttpContext context, SessionStateBehavior behavior, SessionLock sessionLock) =>
+        new(
             sessionLock.SessionId,
             sessionLock.StoreResult.Data,
             behavior == SessionStateBehavior.ReadOnly,
@@ -98,9 +99,6 @@ internal sealed class LockedSessionMiddleware
             _format,
             _options,
             () => context.Response.HasStarted);
-        SetFeature(context, new LockedSessionFeature(behavior, session));
-        return session;
-    }
 
     /// <summary>Classic <c>Session_Start</c> for a new session, then the endpoint. An endpoint that fails saves nothing (classic).</summary>
     private async Task RunEndpointAsync(HttpContext context, LockedSession session)
@@ -212,19 +210,9 @@ internal sealed class LockedSessionMiddleware
     /// <summary>Requests without an endpoint (404s) get no session at all; Disabled endpoints get one that refuses use. Both keep a session alive.</summary>
     private async Task RunWithoutSessionAsync(HttpContext context, string? cookieId)
     {
-        if (context.GetEndpoint() is not null)
-        {
-            SetFeature(context, new LockedSessionFeature(SessionStateBehavior.Disabled, null));
-        }
-
+        using var feature = context.GetEndpoint() is null ? null : LockedSessionFeature.Install(context, SessionStateBehavior.Disabled, null);
         await KeepAliveAsync(cookieId, context.RequestAborted);
         await _next(context);
-    }
-
-    private static void SetFeature(HttpContext context, LockedSessionFeature feature)
-    {
-        context.Features.Set<ISessionFeature>(feature);
-        context.Features.Set<ILockedSessionFeature>(feature);
     }
 
     private string? ReadSessionId(HttpContext context)
