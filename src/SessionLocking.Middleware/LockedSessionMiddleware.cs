@@ -73,7 +73,7 @@ internal sealed class LockedSessionMiddleware
         {
             await RunEndpointAsync(context, session);
             response.ThrowIfTooLarge();
-            await sessionLock.CarryOutAsync(GetReleasePlan(session));
+            await sessionLock.CarryOutAsync(GetReleasePlan(session, cookieId));
         }
         catch
         {
@@ -194,11 +194,13 @@ internal sealed class LockedSessionMiddleware
             : _locks.NewReadOnly(SessionIds.Create());
     }
 
-    private ReleasePlan GetReleasePlan(LockedSession session)
+    private ReleasePlan GetReleasePlan(LockedSession session, string? cookieId)
     {
         try
         {
-            return session.GetReleasePlan();
+            var plan = session.GetReleasePlan();
+            var neverShared = session.IsNewSession && !session.CookieIssued && session.OriginalId != cookieId;
+            return plan.Kind == ReleaseKind.Release && neverShared ? ReleasePlan.ReleaseNeverShared : plan;
         }
         catch (SessionSerializationException ex)
         {

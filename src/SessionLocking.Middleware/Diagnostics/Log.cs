@@ -64,4 +64,7 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Warning, "Session {SessionKey}: more than {Limit} abandoned lock-taking calls are being watched; a lock this one takes expires by its time to live in the store.", EventName = "AbandonedAcquireNotWatched")]
     public static partial void AbandonedAcquireNotWatched(ILogger logger, SessionKey sessionKey, int limit);
+
+    [LoggerMessage(30, LogLevel.Warning, "Session {SessionKey} was never stored and its id never left the server; releasing its lock failed, which loses nothing (the lock expires by its time to live). The request goes on.", EventName = "UnstoredSessionReleaseFailed")]
+    public static partial void NeverSharedReleaseFailed(ILogger logger, Exception exception, SessionKey sessionKey);
 }
