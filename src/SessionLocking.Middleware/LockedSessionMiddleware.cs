@@ -16,6 +16,7 @@ internal sealed class LockedSessionMiddleware
     private const string QueueFullMessage = "The request queue limit of the session is exceeded.";
     private const string WaitTimedOutMessage = "Timed out waiting for the session lock: another request of this session holds it.";
     private const string StoreUnavailableMessage = "The session store is unavailable.";
+    private const string HeldResponsesFullMessage = "The server holds too many responses until their sessions are saved; nothing of this request was saved. Try again.";
     private const string StoreCorruptMessage = "The stored session was corrupt and has been discarded; the next request starts a new session.";
 
     private readonly RequestDelegate _next;
@@ -24,6 +25,7 @@ internal sealed class LockedSessionMiddleware
     private readonly ISessionItemFormat _format;
     private readonly ILogger _logger;
     private readonly SessionCookie _cookie;
+    private readonly HeldResponseBudget _heldResponses;
 
     public LockedSessionMiddleware(
         RequestDelegate next,
@@ -31,7 +33,8 @@ internal sealed class LockedSessionMiddleware
         SessionLocks locks,
         ISessionItemFormat format,
         ILogger<LockedSessionMiddleware> logger,
-        SessionCookie cookie)
+        SessionCookie cookie,
+        HeldResponseBudget heldResponses)
     {
         _next = next;
         _options = options.Value;
@@ -39,6 +42,7 @@ internal sealed class LockedSessionMiddleware
         _format = format;
         _logger = logger;
         _cookie = cookie;
+        _heldResponses = heldResponses;
     }
 
     public async Task InvokeAsync(HttpContext context)
@@ -68,12 +72,29 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
-        var response = SessionResponse.Install(context, session, _cookie, _options);
+        await RunAndSaveAsync(context, session, sessionLock, cookieId);
+    }
+
+    /// <summary>
+    /// The endpoint, then the release plan, then the response: no response ends, and no new id's cookie leaves, before
+    /// the session was saved (see <see cref="SessionResponse"/>).
+    /// </summary>
+    private async Task RunAndSaveAsync(HttpContext context, LockedSession session, SessionLock sessionLock, string? cookieId)
+    {
+        var response = SessionResponse.Install(context, session, _cookie, _options, _heldResponses);
         try
         {
             await RunEndpointAsync(context, session);
-            response.ThrowIfTooLarge();
+            await response.PrepareAsync();
             await sessionLock.CarryOutAsync(GetReleasePlan(session, cookieId));
+        }
+        catch when (response.OverServerLimit)
+        {
+            // Nothing was saved (the lock's owner releases without writing, on dispose); the client may retry.
+            response.Discard();
+            Log.HeldResponsesOverServerLimit(_logger, new SessionKey(session.OriginalId), _heldResponses.Limit);
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, HeldResponsesFullMessage);
+            return;
         }
         catch
         {

@@ -67,4 +67,7 @@ internal static partial class Log
 
     [LoggerMessage(30, LogLevel.Warning, "Session {SessionKey} was never stored and its id never left the server; releasing its lock failed, which loses nothing (the lock expires by its time to live). The request goes on.", EventName = "UnstoredSessionReleaseFailed")]
     public static partial void NeverSharedReleaseFailed(ILogger logger, Exception exception, SessionKey sessionKey);
+
+    [LoggerMessage(31, LogLevel.Warning, "Session {SessionKey}: the responses held on this server until their sessions are saved reached MaxTotalHeldResponseBytes ({Limit} bytes); the request fails with 503 and nothing of it is saved.", EventName = "HeldResponsesOverServerLimit")]
+    public static partial void HeldResponsesOverServerLimit(ILogger logger, SessionKey sessionKey, long limit);
 }
