@@ -13,7 +13,7 @@ namespace SessionLocking;
 /// </summary>
 internal sealed class SessionResponseFeature(IHttpResponseFeature inner) : IHttpResponseFeature
 {
-    private readonly Stack<(Func<object, Task> Callback, object State)> _onStarting = new();
+    private Stack<(Func<object, Task> Callback, object State)>? _onStarting;
 
     public IHttpResponseFeature Inner => inner;
 
@@ -54,16 +54,18 @@ internal sealed class SessionResponseFeature(IHttpResponseFeature inner) : IHttp
             return;
         }
 
-        _onStarting.Push((callback, state));
+        (_onStarting ??= new()).Push((callback, state));
     }
 
     public void OnCompleted(Func<object, Task> callback, object state) => inner.OnCompleted(callback, state);
 
     /// <summary>Runs the callbacks not run yet, last registered first (as the server does), each even if one before it threw.</summary>
-    public async Task RunOnStartingAsync()
+    public Task RunOnStartingAsync() => _onStarting is { Count: > 0 } callbacks ? RunAsync(callbacks) : Task.CompletedTask;
+
+    private static async Task RunAsync(Stack<(Func<object, Task> Callback, object State)> callbacks)
     {
         List<Exception>? failures = null;
-        while (_onStarting.TryPop(out var entry))
+        while (callbacks.TryPop(out var entry))
         {
             try
             {
