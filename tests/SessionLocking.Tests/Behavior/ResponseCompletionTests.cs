@@ -1,7 +1,5 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -155,18 +153,19 @@ public sealed class ResponseCompletionTests(ITestOutputHelper output)
 
     private static async Task<Hosts> StartAsync(SwitchableFaultStore store, Action<WebApplication>? beforeSession = null)
     {
-        var http2Port = FreePorts.Next();
+        ListenOptions? http1 = null, http2 = null;
         var host = await TestHost.StartAsync(
             configureStore: b => b.Services.AddSingleton<ISessionStateStore>(store),
             configureServices: services => services.Configure<KestrelServerOptions>(o =>
             {
-                o.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http1);
-                o.Listen(IPAddress.Loopback, http2Port, l => l.Protocols = HttpProtocols.Http2);
+                o.Listen(IPAddress.Loopback, 0, l => (http1 = l).Protocols = HttpProtocols.Http1);
+                o.Listen(IPAddress.Loopback, 0, l => (http2 = l).Protocols = HttpProtocols.Http2);
             }),
             configureApp: MapEndpoints,
             beforeSession: beforeSession);
-        var addresses = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a)).ToArray();
-        return new Hosts(host, addresses.Single(a => a.Port != http2Port), addresses.Single(a => a.Port == http2Port));
+
+        // Kestrel puts the port it bound into each endpoint's options.
+        return new Hosts(host, new Uri($"http://127.0.0.1:{http1!.IPEndPoint!.Port}"), new Uri($"http://127.0.0.1:{http2!.IPEndPoint!.Port}"));
     }
 
     /// <summary>Each endpoint changes the session, then ends its response before it returns, so before the save.</summary>
