@@ -1,6 +1,8 @@
 using MvcApp.Models;
 using MvcApp.Services;
+using System.Net;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Caching.Distributed;
 using SessionLocking;
 using StackExchange.Redis;
@@ -69,11 +71,35 @@ else
     builder.Services.AddDistributedMemoryCache();
 }
 
+// On Redis the sample runs as a farm, behind a load balancer or reverse proxy that usually terminates TLS. The session
+// cookie is Secure when the request is HTTPS (CookieSecurePolicy.SameAsRequest), and behind such a proxy the request
+// this server sees is plain HTTP: without the forwarded scheme applied, the cookie would go out without Secure.
+// Only proxies named here are believed (loopback by default; add the load balancer's addresses under
+// ForwardedHeaders:KnownProxies), so a client cannot claim HTTPS or another address itself.
+var farm = builder.Configuration["SessionState:Mode"] is { Length: > 0 } mode
+    && !string.Equals(mode, "InProc", StringComparison.OrdinalIgnoreCase);
+if (farm)
+{
+    builder.Services.Configure<ForwardedHeadersOptions>(options =>
+    {
+        options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+        foreach (var proxy in builder.Configuration.GetSection("ForwardedHeaders:KnownProxies").Get<string[]>() ?? [])
+        {
+            options.KnownProxies.Add(IPAddress.Parse(proxy));
+        }
+    });
+}
+
 builder.Services.AddSingleton<AppClock>();
 builder.Services.AddSingleton<RunningRequests>();
 
 var app = builder.Build();
 app.Services.GetRequiredService<AppClock>(); // starts the clock the slow actions report in
+
+if (farm)
+{
+    app.UseForwardedHeaders(); // first: everything after it, the session cookie included, sees the client's scheme
+}
 
 if (!app.Environment.IsDevelopment())
 {

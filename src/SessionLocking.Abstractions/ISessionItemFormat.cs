@@ -17,6 +17,10 @@ public interface ISessionItemFormat
     /// <param name="name">The item's name (for errors).</param>
     /// <param name="value">The value; may be null.</param>
     /// <param name="type">The type to store it as.</param>
+    /// <remarks>
+    /// Must be deterministic: the session encodes each mutable object it decodes once right away and again at the end
+    /// of the request, and writes the item back only when the two differ (reading alone never writes).
+    /// </remarks>
     byte[] Encode(string name, object? value, Type type);
 
     /// <summary>Encodes bytes written through ASP.NET Core's <c>ISession.Set</c>.</summary>

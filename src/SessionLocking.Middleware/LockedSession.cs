@@ -8,7 +8,8 @@ namespace SessionLocking;
 /// <summary>
 /// One request's view of a session: the classic API and ASP.NET Core's <see cref="ISession"/> over the same
 /// items. Items keep their stored bytes; objects read through the object API are kept too, so that at the
-/// end of the request a change inside a mutable object is found by serializing it again and comparing bytes.
+/// end of the request a change inside a mutable object is found by serializing it again and comparing the bytes
+/// with the object's own baseline (<see cref="SessionItem"/>). Reading alone never writes.
 /// </summary>
 internal sealed class LockedSession : IHttpSessionState, ISession
 {
@@ -23,6 +24,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     private readonly Func<bool> _responseHasStarted;
     private TimeSpan _timeout;
     private bool _established;
+    private SortedSet<string>? _readOnlyChanges;
 
     public LockedSession(
         string sessionId,
@@ -88,7 +90,13 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     public bool IsIdRegenerated => !string.Equals(SessionID, OriginalId, StringComparison.Ordinal);
 
     /// <summary>True when a read-only request tried to change the session (the change is not saved).</summary>
-    public bool ReadOnlyChangeAttempted { get; private set; }
+    public bool ReadOnlyChangeAttempted => _readOnlyChanges is not null;
+
+    /// <summary>What a read-only request tried to change: item names, <c>Timeout</c>, <c>Clear()</c>, <c>Abandon()</c>.</summary>
+    public IReadOnlyCollection<string> ReadOnlyChanges => (IReadOnlyCollection<string>?)_readOnlyChanges ?? [];
+
+    /// <summary>The endpoint of the request (its display name), for messages that must say where to look.</summary>
+    public string? EndpointName { get; init; }
 
     /// <summary>Called by <see cref="RegenerateId"/> before the id changes (the middleware holds the response then).</summary>
     public Action? IdRegenerating { get; set; }
@@ -110,7 +118,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
                 throw new ArgumentOutOfRangeException(nameof(value), value, "The session timeout must be greater than 0 and at most 525600 minutes (one year).");
             }
 
-            OnChanging();
+            OnChanging("Timeout");
             _timeout = TimeSpan.FromMinutes(value);
         }
     }
@@ -142,7 +150,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     public void Remove(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        OnChanging();
+        OnChanging(name);
         if (_items.Remove(name))
         {
             _order.RemoveAt(IndexOf(name));
@@ -155,7 +163,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     /// <inheritdoc />
     public void Clear()
     {
-        OnChanging();
+        OnChanging("Clear()");
         _items.Clear();
         _order.Clear();
     }
@@ -168,7 +176,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     {
         if (IsReadOnly)
         {
-            NoteReadOnlyChange();
+            NoteReadOnlyChange("Abandon()");
         }
 
         IsAbandoned = true;
@@ -189,8 +197,8 @@ internal sealed class LockedSession : IHttpSessionState, ISession
             {
                 null => default,
                 T value => value,
-                _ => throw new SessionSerializationException(name, typeof(T).FullName ?? typeof(T).Name,
-                    $"The session item '{name}' holds a '{item.Value.GetType().FullName}', which is not a '{typeof(T).FullName}'."),
+                _ => throw new SessionSerializationException(name, TypeNames.CSharp(typeof(T)),
+                    $"The session item '{name}' holds a '{TypeNames.CSharp(item.Value.GetType())}', which is not a '{TypeNames.CSharp(typeof(T))}'."),
             };
         }
 
@@ -200,7 +208,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         // Raw bytes written through ISession stay values: each read gets its own copy.
         if (!_format.IsBytes(item.Stored) && !SessionValueCodec.IsImmutable(typeof(T)))
         {
-            item.Remember(decoded, typeof(T));
+            item.Decoded(name, decoded, typeof(T), _format);
         }
 
         return decoded;
@@ -212,7 +220,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         ArgumentNullException.ThrowIfNull(name);
         var type = typeof(T) == typeof(object) ? value?.GetType() ?? typeof(object) : typeof(T);
         var stored = Encode(name, value, type);
-        OnChanging();
+        OnChanging(name);
         Put(name, stored, value, type);
     }
 
@@ -286,7 +294,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         ArgumentNullException.ThrowIfNull(value);
         var stored = _format.EncodeBytes(key, value);
         CheckValueSize(key, stored);
-        OnChanging();
+        OnChanging(key);
         Put(key, stored, null, null);
     }
 
@@ -401,7 +409,7 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         if (!item.HasValue)
         {
             var value = _format.Decode(name, item.Stored);
-            item.Remember(value, value?.GetType());
+            item.Decoded(name, value, value?.GetType(), _format);
         }
 
         return item.Value;
@@ -413,68 +421,66 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         var type = value?.GetType();
         if (type is not null && !_format.CanStore(type))
         {
-            throw new SessionSerializationException(name, type.FullName ?? type.Name,
-                $"The session item '{name}' cannot be stored through the object API: the type '{type.FullName}' is not allowed. Allow it with options.AllowType<{TypeNames.CSharp(type)}>() in AddLockedSession, or store it with Set<T>().");
+            throw new SessionSerializationException(name, TypeNames.CSharp(type),
+                $"The session item '{name}' cannot be stored through the object API: the type '{TypeNames.CSharp(type)}' ({type.FullName}) is not allowed. Allow it with options.AllowType<{TypeNames.CSharp(type)}>() in AddLockedSession, or store it with Set<T>().");
         }
 
         var stored = Encode(name, value, type ?? typeof(object));
-        OnChanging();
+        OnChanging(name);
         Put(name, stored, value, type);
     }
 
     private void Put(string name, byte[] stored, object? value, Type? type)
     {
-        if (_items.TryGetValue(name, out var item))
-        {
-            item.Stored = stored;
-        }
-        else
+        if (!_items.TryGetValue(name, out var item))
         {
             item = new SessionItem(stored);
             _items[name] = item;
             _order.Add(name);
         }
 
-        if (type is null)
-        {
-            item.Forget();
-        }
-        else
-        {
-            item.Remember(value, type);
-        }
+        item.Assign(stored, value, type);
     }
 
-    /// <summary>A mutable object may have changed since it was read or set: serialize it again.</summary>
+    /// <summary>A mutable object may have changed since it was read or set: serialize it again (unchanged: not written, not checked).</summary>
     private void Refresh(string name, SessionItem item)
     {
-        if (item.HasValue && !SessionValueCodec.IsImmutable(item.ValueType))
+        byte[]? changed;
+        try
         {
-            item.Stored = Encode(name, item.Value, item.ValueType!);
+            changed = item.Refresh(name, _format);
+        }
+        catch (SessionSerializationException ex)
+        {
+            // The stack trace points into the middleware, far from the code that made the change: say where to look.
+            throw new SessionSerializationException(name, ex.TypeName,
+                $"The session item '{name}' ({ex.TypeName}) could not be saved at the end of the request to {EndpointName ?? "this endpoint"}: "
+                + "an object read from or stored in the session is serialized again when the request ends, so a change made in place "
+                + "(such as a reference cycle through navigation properties) is found there, not where it was made. "
+                + $"Store plain data instead (a DTO with no navigation properties), or assign the item again (Session[\"{name}\"] = value) to see the error where the change is made. {ex.InnerException?.Message ?? ex.Message}",
+                ex);
+        }
+
+        if (changed is not null)
+        {
+            CheckValueSize(name, changed);
         }
     }
 
-    private byte[] Encode(string name, object? value, Type type)
-    {
-        var stored = _format.Encode(name, value, type);
-        CheckValueSize(name, stored);
-        return stored;
-    }
+    private byte[] Encode(string name, object? value, Type type) => CheckValueSize(name, _format.Encode(name, value, type));
 
-    private void CheckValueSize(string name, byte[] stored)
-    {
-        if (stored.Length > _options.MaxValueBytes)
-        {
-            throw new SessionSerializationException(name, "value",
+    private byte[] CheckValueSize(string name, byte[] stored) =>
+        stored.Length <= _options.MaxValueBytes
+            ? stored
+            : throw new SessionSerializationException(name, "value",
                 $"The session item '{name}' is {stored.Length} bytes serialized, over the limit of {_options.MaxValueBytes} bytes (LockedSessionOptions.MaxValueBytes); nothing was written.");
-        }
-    }
 
-    private void OnChanging()
+    /// <param name="what">The item name, or what else changes (<c>Timeout</c>, <c>Clear()</c>), for the read-only warning.</param>
+    private void OnChanging(string what)
     {
         if (IsReadOnly)
         {
-            NoteReadOnlyChange();
+            NoteReadOnlyChange(what);
             return;
         }
 
@@ -486,15 +492,15 @@ internal sealed class LockedSession : IHttpSessionState, ISession
         _established = true;
     }
 
-    private void NoteReadOnlyChange()
+    private void NoteReadOnlyChange(string what)
     {
         if (_options.ThrowOnReadOnlyWrite)
         {
             throw new InvalidOperationException(
-                "The session is read-only in this request ([SessionState(SessionStateBehavior.ReadOnly)]); changes are not saved. Use SessionStateBehavior.Required to change it.");
+                $"The session is read-only in this request to {EndpointName ?? "this endpoint"} ([SessionState(SessionStateBehavior.ReadOnly)]); the change of '{what}' is not saved. Use SessionStateBehavior.Required to change it.");
         }
 
-        ReadOnlyChangeAttempted = true;
+        (_readOnlyChanges ??= new SortedSet<string>(StringComparer.OrdinalIgnoreCase)).Add(what);
     }
 
     private string NameAt(int index)
@@ -508,31 +514,4 @@ internal sealed class LockedSession : IHttpSessionState, ISession
     }
 
     private int IndexOf(string name) => _order.FindIndex(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase));
-
-    private sealed class SessionItem
-    {
-        public SessionItem(byte[] stored) => Stored = stored;
-
-        public byte[] Stored { get; set; }
-
-        public bool HasValue { get; private set; }
-
-        public object? Value { get; private set; }
-
-        public Type? ValueType { get; private set; }
-
-        public void Remember(object? value, Type? type)
-        {
-            Value = value;
-            ValueType = type;
-            HasValue = true;
-        }
-
-        public void Forget()
-        {
-            Value = null;
-            ValueType = null;
-            HasValue = false;
-        }
-    }
 }

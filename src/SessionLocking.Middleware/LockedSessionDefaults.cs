@@ -38,4 +38,16 @@ public static class LockedSessionDefaults
 
     /// <summary>Default limit of all responses held at once on one server (HTTP/1.0, RegenerateId, responses that end at their head): 256 MiB.</summary>
     public const long MaxTotalHeldResponseBytes = 256L * 1024 * 1024;
+
+    /// <summary>Share of failed store calls that opens the store circuit breaker: 0.5.</summary>
+    public const double StoreCircuitFailureRatio = 0.5;
+
+    /// <summary>Fewest store calls in the sampling window for the circuit breaker to open: 4.</summary>
+    public const int StoreCircuitMinimumThroughput = 4;
+
+    /// <summary>Window in which the circuit breaker counts store failures: 10 seconds.</summary>
+    public static readonly TimeSpan StoreCircuitSamplingDuration = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the open circuit breaker fails store calls at once before it probes the store: 1 second.</summary>
+    public static readonly TimeSpan StoreCircuitBreakDuration = TimeSpan.FromSeconds(1);
 }

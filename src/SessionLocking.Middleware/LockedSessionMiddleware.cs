@@ -86,7 +86,9 @@ internal sealed class LockedSessionMiddleware
         {
             await RunEndpointAsync(context, session);
             await response.PrepareAsync();
-            await sessionLock.CarryOutAsync(GetReleasePlan(session, cookieId));
+            var plan = GetReleasePlan(session, cookieId);
+            await sessionLock.CarryOutAsync(plan);
+            LogStored(session, plan);
         }
         catch when (response.OverServerLimit)
         {
@@ -119,7 +121,10 @@ internal sealed class LockedSessionMiddleware
             _locks.Store.Mode,
             _format,
             _options,
-            () => context.Response.HasStarted);
+            () => context.Response.HasStarted)
+        {
+            EndpointName = context.GetEndpoint()?.DisplayName,
+        };
 
     /// <summary>Classic <c>Session_Start</c> for a new session, then the endpoint. An endpoint that fails saves nothing (classic).</summary>
     private async Task RunEndpointAsync(HttpContext context, LockedSession session)
@@ -145,11 +150,28 @@ internal sealed class LockedSessionMiddleware
         }
     }
 
+    /// <summary>The events ASP.NET Core's session writes when it stores a session (same names, same levels).</summary>
+    private void LogStored(LockedSession session, ReleasePlan plan)
+    {
+        if (plan.Kind is not (ReleaseKind.Write or ReleaseKind.Move))
+        {
+            return;
+        }
+
+        var sessionKey = new SessionKey(session.SessionID);
+        if (session.IsNewSession)
+        {
+            Log.SessionStarted(_logger, sessionKey);
+        }
+
+        Log.SessionStored(_logger, sessionKey, session.Count);
+    }
+
     private void LogDiscardedChanges(LockedSession session)
     {
         if (session.ReadOnlyChangeAttempted)
         {
-            Log.ReadOnlyChangesDiscarded(_logger, new SessionKey(session.OriginalId));
+            Log.ReadOnlyChangesDiscarded(_logger, new SessionKey(session.OriginalId), session.EndpointName, string.Join(", ", session.ReadOnlyChanges));
         }
     }
 
@@ -171,7 +193,7 @@ internal sealed class LockedSessionMiddleware
         catch (Exception ex)
         {
             activity.Finish("store_failed", ex);
-            Log.StoreFailed(_logger, ex, "acquire");
+            LogStoreFailure(ex, "acquire");
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, ex is SessionStoreCorruptException ? StoreCorruptMessage : StoreUnavailableMessage);
             return null;
         }
@@ -182,7 +204,17 @@ internal sealed class LockedSessionMiddleware
             AcquireStatus.TimedOut => ("timed_out", StatusCodes.Status503ServiceUnavailable, WaitTimedOutMessage),
             _ => (sessionLock.Waited > TimeSpan.Zero ? "acquired_after_wait" : "acquired", 0, null),
         };
-        activity.Finish(outcome);
+        try
+        {
+            activity.Finish(outcome);
+        }
+        catch
+        {
+            // The request does not own the lock until it is returned: a failing span listener must not strand it.
+            await sessionLock.DisposeAsync();
+            throw;
+        }
+
         if (message is null)
         {
             return sessionLock;
@@ -200,14 +232,19 @@ internal sealed class LockedSessionMiddleware
         {
             var sessionLock = await _locks.AcquireAsync(
                 cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, cancellationToken);
+            if (sessionLock.Status == AcquireStatus.Acquired && sessionLock.StoreResult.Status == SessionStoreStatus.NotFound)
+            {
+                Log.AccessingExpiredSession(_logger, new SessionKey(cookieId));
+            }
+
             if (sessionLock.Status != AcquireStatus.Acquired || sessionLock.StoreResult.Status != SessionStoreStatus.NotFound || !regenerate)
             {
                 return sessionLock;
             }
 
-            // Never adopt an unknown id (session fixation); nothing was taken for it.
-            Log.UnknownSessionIdRegenerated(_logger);
+            // Never adopt an unknown id (session fixation); nothing was taken for it, and its owner ends before anything can fail.
             await sessionLock.DisposeAsync();
+            Log.UnknownSessionIdRegenerated(_logger);
         }
 
         return behavior == SessionStateBehavior.Required
@@ -230,11 +267,18 @@ internal sealed class LockedSessionMiddleware
         }
     }
 
-    /// <summary>Requests without an endpoint (404s) get no session at all; Disabled endpoints get one that refuses use. Both keep a session alive.</summary>
+    /// <summary>
+    /// Requests without an endpoint (404s) get no session at all; Disabled endpoints get one that refuses use. Both keep
+    /// a session alive, without waiting for it: a page that needs no session never waits for the store.
+    /// </summary>
     private async Task RunWithoutSessionAsync(HttpContext context, string? cookieId)
     {
         using var feature = context.GetEndpoint() is null ? null : LockedSessionFeature.Install(context, SessionStateBehavior.Disabled, null);
-        await KeepAliveAsync(cookieId, context.RequestAborted);
+        if (cookieId is not null && _options.KeepAliveWithoutSession)
+        {
+            _ = KeepAliveAsync(cookieId);
+        }
+
         await _next(context);
     }
 
@@ -249,21 +293,37 @@ internal sealed class LockedSessionMiddleware
         return id;
     }
 
-    private async Task KeepAliveAsync(string? sessionId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Slides the session's expiry in the background (not the request's token: the response may be long gone; the store
+    /// bounds the call with its own timeout, and the circuit breaker fails it at once while the store is down).
+    /// </summary>
+    private async Task KeepAliveAsync(string sessionId)
     {
-        if (sessionId is null || !_options.KeepAliveWithoutSession)
-        {
-            return;
-        }
-
         try
         {
-            await _locks.Store.KeepAliveAsync(sessionId, cancellationToken);
+            await _locks.Store.KeepAliveAsync(sessionId, CancellationToken.None);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        catch (StoreCircuitOpenException)
+        {
+            // The outage is logged once, when the circuit opened.
+        }
+        catch (Exception ex)
         {
             // Best effort, as classic: a request that uses no session does not fail because sliding failed.
             Log.KeepAliveFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>A store failure at acquire: logged with its exception, unless the circuit breaker already said the store is down.</summary>
+    private void LogStoreFailure(Exception ex, string operation)
+    {
+        if (ex is StoreCircuitOpenException)
+        {
+            Log.StoreCircuitRejected(_logger, operation);
+        }
+        else
+        {
+            Log.StoreFailed(_logger, ex, operation);
         }
     }
 

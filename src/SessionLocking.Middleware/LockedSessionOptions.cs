@@ -68,6 +68,12 @@ public sealed class LockedSessionOptions
     public bool KeepAliveWithoutSession { get; set; } = true;
 
     /// <summary>
+    /// Failing fast while the store is down: once enough store calls failed, requests that need the session answer
+    /// 503 at once instead of each waiting out the store's timeout, until a probe finds the store back.
+    /// </summary>
+    public StoreCircuitBreakerOptions StoreCircuitBreaker { get; set; } = new();
+
+    /// <summary>
     /// Whether waiters wake as soon as a lock is released (true, the default) or only poll every
     /// <see cref="PollInterval"/> (false: pure classic behaviour, for comparison).
     /// </summary>
@@ -125,16 +131,20 @@ public sealed class LockedSessionOptions
     /// (<c>Session["cart"] = cart; var c = (Cart)Session["cart"];</c>). Stored data names the alias, never a type to load.
     /// </summary>
     /// <typeparam name="T">The type to allow.</typeparam>
-    /// <param name="alias">The name stored with values of the type; by default its full name.</param>
+    /// <param name="alias">
+    /// The name stored with values of the type; by default its full name, with generic arguments named by their full
+    /// names and no assembly (<c>System.Collections.Generic.List`1[[Shop.Models.Cart]]</c>), so that it does not change
+    /// when an assembly version does.
+    /// </param>
     public LockedSessionOptions AllowType<T>(string? alias = null) => AllowType(typeof(T), alias);
 
     /// <summary>Allows <paramref name="type"/> to be stored and read through the object API.</summary>
     /// <param name="type">The type to allow.</param>
-    /// <param name="alias">The name stored with values of the type; by default its full name.</param>
+    /// <param name="alias">The name stored with values of the type; by default as for <see cref="AllowType{T}(string?)"/>.</param>
     public LockedSessionOptions AllowType(Type type, string? alias = null)
     {
         ArgumentNullException.ThrowIfNull(type);
-        alias ??= type.FullName ?? type.Name;
+        alias ??= Serialization.TypeAliases.Default(type);
         if (alias.Length == 0 || alias.Length > 1024)
         {
             throw new ArgumentException("A type alias must have 1 to 1024 characters.", nameof(alias));

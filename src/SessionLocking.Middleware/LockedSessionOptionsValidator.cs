@@ -60,6 +60,24 @@ internal sealed class LockedSessionOptionsValidator(
             failures.Add($"SessionState:MaxTotalHeldResponseBytes must be at least SessionState:MaxHeldResponseBytes ({options.MaxHeldResponseBytes}); it is {options.MaxTotalHeldResponseBytes}. The default is {LockedSessionDefaults.MaxTotalHeldResponseBytes} (256 MiB).");
         }
 
+        if (options.StoreCircuitBreaker is { Enabled: true } breaker)
+        {
+            if (!(breaker.FailureRatio > 0 && breaker.FailureRatio <= 1))
+            {
+                failures.Add($"SessionState:StoreCircuitBreaker:FailureRatio must be more than 0 and at most 1; it is {breaker.FailureRatio}. The default is {LockedSessionDefaults.StoreCircuitFailureRatio}.");
+            }
+
+            if (breaker.MinimumThroughput < 2)
+            {
+                failures.Add($"SessionState:StoreCircuitBreaker:MinimumThroughput must be at least 2; it is {breaker.MinimumThroughput}. The default is {LockedSessionDefaults.StoreCircuitMinimumThroughput}.");
+            }
+
+            if (breaker.SamplingDuration < TimeSpan.FromMilliseconds(500) || breaker.BreakDuration < TimeSpan.FromMilliseconds(500))
+            {
+                failures.Add($"SessionState:StoreCircuitBreaker:SamplingDuration and BreakDuration must be at least 0.5 s; they are {breaker.SamplingDuration} and {breaker.BreakDuration}. To turn the breaker off, set SessionState:StoreCircuitBreaker:Enabled to false.");
+            }
+        }
+
         if (!Enum.IsDefined(options.DefaultBehavior) || options.DefaultBehavior == SessionStateBehavior.Default)
         {
             failures.Add($"SessionState:DefaultBehavior must be Required, ReadOnly or Disabled; it is {options.DefaultBehavior}.");

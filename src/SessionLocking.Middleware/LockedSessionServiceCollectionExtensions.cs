@@ -45,6 +45,7 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddSingleton<SessionValueCodec>();
         services.TryAddSingleton<ISessionItemFormat>(static sp => sp.GetRequiredService<SessionValueCodec>());
         services.TryAddSingleton<SessionLockingMetrics>();
+        services.TryAddSingleton<StoreCircuit>();
         services.TryAddSingleton<InstrumentedSessionStateStore>();
         services.TryAddSingleton(static sp => LockWaitPolicy.Create(sp.GetRequiredService<IOptions<LockedSessionOptions>>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ReleaseSubscriptions>();

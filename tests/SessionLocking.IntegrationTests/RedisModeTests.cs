@@ -69,6 +69,31 @@ public sealed class RedisModeTests
         }
     }
 
+    [Fact]
+    public async Task Behind_a_TLS_terminating_proxy_the_farm_configuration_sends_a_Secure_cookie()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var app = SampleApp.WithHostSettings(new Dictionary<string, string>
+        {
+            ["SessionState:Mode"] = "Redis",
+            ["SessionState:Redis:Configuration"] = redis.Configuration,
+        });
+
+        // The proxy (on loopback here, as the sample trusts by default) took the request over HTTPS and forwards it over HTTP.
+        using var proxied = new HttpRequestMessage(HttpMethod.Post, "/cart/increment");
+        proxied.Headers.Add("X-Forwarded-Proto", "https");
+        proxied.Headers.Add("X-Forwarded-For", "203.0.113.7");
+        using var viaProxy = await app.Client.SendAsync(proxied);
+        Assert.Equal(HttpStatusCode.OK, viaProxy.StatusCode);
+        var cookie = Assert.Single(viaProxy.Headers.GetValues("Set-Cookie"), c => c.StartsWith("ASP.NET_SessionId=", StringComparison.Ordinal));
+        Assert.Contains("; secure", cookie, StringComparison.OrdinalIgnoreCase);
+
+        // A plain HTTP request with no forwarded scheme keeps a cookie it can send back (SameAsRequest).
+        using var direct = await app.Client.PostAsync("/cart/increment", content: null);
+        var plain = Assert.Single(direct.Headers.GetValues("Set-Cookie"), c => c.StartsWith("ASP.NET_SessionId=", StringComparison.Ordinal));
+        Assert.DoesNotContain("; secure", plain, StringComparison.OrdinalIgnoreCase);
+    }
+
     private static async Task<int> ConnectionsNamedAsync(RespClient client, string name)
     {
         var list = await client.StringAsync("CLIENT", "LIST") ?? string.Empty;

@@ -152,6 +152,30 @@ public static class TestEndpoints
             return Results.Ok();
         });
 
+        // An object graph stored, then read and changed in place so that it has a cycle (an EF entity's navigation
+        // properties do this): the change can only be found, and fail, when the request ends.
+        app.MapPost("/graph/store", (HttpContext context) =>
+        {
+            context.GetSessionState().Set("graph", new List<Node> { new() });
+            return Results.Ok();
+        });
+        app.MapPost("/graph/link", (HttpContext context) =>
+        {
+            var nodes = context.GetSessionState().Get<List<Node>>("graph")!;
+            nodes[0].Next = nodes[0];
+            return Results.Ok();
+        });
+
+        // A read-only request that changes two items and the timeout (the changes are dropped, and the log says which).
+        app.MapPost("/readonly-changes", (HttpContext context) =>
+        {
+            var session = context.GetSessionState();
+            session["lastSeen"] = "now";
+            session.Remove("cart");
+            session.Timeout = 30;
+            return Results.Ok();
+        }).WithSessionState(SessionStateBehavior.ReadOnly);
+
         // Changes the session, optionally regenerates its id, then writes a body of the given size in 8 KiB chunks.
         app.MapPost("/large", async (HttpContext context, int bytes, bool regenerate) =>
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SessionLocking.Locking;
 
 namespace SessionLocking.Diagnostics;
 
@@ -6,18 +7,21 @@ namespace SessionLocking.Diagnostics;
 /// Wraps the application's store to time every call by operation, count bytes read and written, and trace
 /// loads, write-backs and releases. The middleware and the coordinator talk to the store only through it. It is a
 /// store itself (a decorator keeps the contract); release notifications are a service of their own and never looked
-/// for on the wrapped store.
+/// for on the wrapped store. Calls that take or read a session pass the <see cref="StoreCircuit"/>, which fails them
+/// at once while the store is known to be down; calls that end a held lock are always made.
 /// </summary>
 internal sealed class InstrumentedSessionStateStore : ISessionStateStore
 {
     private readonly TimeProvider _time;
     private readonly SessionLockingMetrics _metrics;
+    private readonly StoreCircuit _circuit;
 
-    public InstrumentedSessionStateStore(ISessionStateStore store, TimeProvider time, SessionLockingMetrics metrics)
+    public InstrumentedSessionStateStore(ISessionStateStore store, TimeProvider time, SessionLockingMetrics metrics, StoreCircuit circuit)
     {
         Inner = store;
         _time = time;
         _metrics = metrics;
+        _circuit = circuit;
     }
 
     /// <summary>The application's store.</summary>
@@ -25,17 +29,29 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
 
     public SessionStateMode Mode => Inner.Mode;
 
-    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+    public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken) =>
+        GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, take: null, cancellationToken);
+
+    /// <summary>
+    /// The exclusive get of an acquisition: the store's answer goes to <paramref name="take"/> before any telemetry runs,
+    /// so a lock the store took is released even when a listener fails after the answer.
+    /// </summary>
+    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, LockTake? take, CancellationToken cancellationToken)
     {
         using var activity = SessionLockingActivities.Start("sessionlocking.load", SessionStateBehavior.Required, sessionId);
-        var result = await TimeAsync("get_exclusive", activity, () => Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken));
+        var result = await TimeAsync("get_exclusive", activity, async () =>
+        {
+            var answer = await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
+            take?.Answered(answer);
+            return answer;
+        }, guarded: true);
         return Loaded(result, activity);
     }
 
     public async ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken)
     {
         using var activity = SessionLockingActivities.Start("sessionlocking.load", SessionStateBehavior.ReadOnly, sessionId);
-        var result = await TimeAsync("get_shared", activity, () => Inner.GetSharedAsync(sessionId, cancellationToken));
+        var result = await TimeAsync("get_shared", activity, () => Inner.GetSharedAsync(sessionId, cancellationToken), guarded: true);
         return Loaded(result, activity);
     }
 
@@ -65,20 +81,20 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
         ReleaseLikeAsync("remove", sessionId, () => Inner.RemoveAsync(sessionId, lockId, cancellationToken));
 
     public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-        ReleaseLikeAsync("force_release", sessionId, () => Inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken));
+        ReleaseLikeAsync("force_release", sessionId, () => Inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken), guarded: true);
 
     public async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) =>
         await TimeAsync("keep_alive", null, async () =>
         {
             await Inner.KeepAliveAsync(sessionId, cancellationToken);
             return true;
-        });
+        }, guarded: true);
 
-    private async ValueTask<bool> ReleaseLikeAsync(string operation, string sessionId, Func<ValueTask<bool>> call)
+    private async ValueTask<bool> ReleaseLikeAsync(string operation, string sessionId, Func<ValueTask<bool>> call, bool guarded = false)
     {
         using var activity = SessionLockingActivities.Start("sessionlocking.release", SessionStateBehavior.Required, sessionId);
         activity?.SetTag(SessionLockingActivities.OperationTag, operation);
-        var released = await TimeAsync(operation, activity, call);
+        var released = await TimeAsync(operation, activity, call, guarded);
         activity?.SetTag(SessionLockingActivities.OutcomeTag, released ? "released" : "rejected");
         return released;
     }
@@ -105,12 +121,13 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
         return result;
     }
 
-    private async ValueTask<T> TimeAsync<T>(string operation, Activity? activity, Func<ValueTask<T>> call)
+    /// <summary>Times one store call; a guarded one (it takes or reads a session) passes the circuit, one that ends a held lock does not.</summary>
+    private async ValueTask<T> TimeAsync<T>(string operation, Activity? activity, Func<ValueTask<T>> call, bool guarded = false)
     {
         var started = _time.GetTimestamp();
         try
         {
-            var result = await call();
+            var result = guarded ? await _circuit.RunAsync(call) : await call();
             _metrics.StoreCall(operation, _time.GetElapsedTime(started), failed: false);
             return result;
         }

@@ -23,8 +23,8 @@ internal static partial class Log
     [LoggerMessage(6, LogLevel.Error, "Session {SessionKey}: the lock {LockId} was lost before the request ended (force-released after the execution timeout); its session changes were rejected and not saved.", EventName = "WriteBackRejected")]
     public static partial void WriteBackRejected(ILogger logger, SessionKey sessionKey, SessionLockId lockId);
 
-    [LoggerMessage(7, LogLevel.Warning, "Session {SessionKey}: a read-only request changed the session; the changes are not saved.", EventName = "ReadOnlyChangesDiscarded")]
-    public static partial void ReadOnlyChangesDiscarded(ILogger logger, SessionKey sessionKey);
+    [LoggerMessage(7, LogLevel.Warning, "Session {SessionKey}: the read-only request to {Endpoint} changed the session ({Changes}); the changes are not saved. Mark the endpoint SessionStateBehavior.Required if it must change the session.", EventName = "ReadOnlyChangesDiscarded")]
+    public static partial void ReadOnlyChangesDiscarded(ILogger logger, SessionKey sessionKey, string? endpoint, string changes);
 
     [LoggerMessage(8, LogLevel.Error, "The session store failed during {Operation}; the request fails with 503.", EventName = "StoreFailed")]
     public static partial void StoreFailed(ILogger logger, Exception exception, string operation);
@@ -70,4 +70,28 @@ internal static partial class Log
 
     [LoggerMessage(31, LogLevel.Warning, "Session {SessionKey}: the responses held on this server until their sessions are saved reached MaxTotalHeldResponseBytes ({Limit} bytes); the request fails with 503 and nothing of it is saved.", EventName = "HeldResponsesOverServerLimit")]
     public static partial void HeldResponsesOverServerLimit(ILogger logger, SessionKey sessionKey, long limit);
+
+    // Events 50-52 mean what ASP.NET Core session's events of the same names mean, at the same levels, so that
+    // dashboards and alerts built on them keep working after a move to SessionLocking.
+
+    [LoggerMessage(50, LogLevel.Information, "Session started; Key:{SessionKey}.", EventName = "SessionStarted")]
+    public static partial void SessionStarted(ILogger logger, SessionKey sessionKey);
+
+    [LoggerMessage(51, LogLevel.Debug, "Session stored; Key:{SessionKey}, Count:{Count}.", EventName = "SessionStored")]
+    public static partial void SessionStored(ILogger logger, SessionKey sessionKey, int count);
+
+    [LoggerMessage(52, LogLevel.Information, "Accessing expired session; Key:{SessionKey}.", EventName = "AccessingExpiredSession")]
+    public static partial void AccessingExpiredSession(ILogger logger, SessionKey sessionKey);
+
+    [LoggerMessage(53, LogLevel.Error, "The session store failed repeatedly; requests that need a session fail at once (503) for {BreakMilliseconds} ms, then one probes it.", EventName = "StoreCircuitOpened")]
+    public static partial void StoreCircuitOpened(ILogger logger, Exception? exception, double breakMilliseconds);
+
+    [LoggerMessage(54, LogLevel.Information, "The session store answers again; session requests are served.", EventName = "StoreCircuitClosed")]
+    public static partial void StoreCircuitClosed(ILogger logger);
+
+    [LoggerMessage(55, LogLevel.Debug, "A request failed at once with 503 during {Operation}: the session store is known to be down (circuit open).", EventName = "StoreCircuitRejected")]
+    public static partial void StoreCircuitRejected(ILogger logger, string operation);
+
+    [LoggerMessage(40, LogLevel.Warning, "Session {SessionKey}: the acquire failed after the store had taken the lock {LockId}; the lock was released.", EventName = "FailedAcquireLockReleased")]
+    public static partial void FailedAcquireLockReleased(ILogger logger, SessionKey sessionKey, SessionLockId lockId);
 }

@@ -4,10 +4,11 @@ using SessionLocking.Diagnostics;
 namespace SessionLocking.Locking;
 
 /// <summary>
-/// Lock-taking store calls are never abandoned: when the request stops waiting for one (the client left), the call
-/// is watched here until the store answers, and a lock it took is released at once (logged, counted). The work is
-/// bounded: each call by the store's own timeout, and at most <see cref="MaxWatched"/> calls at a time (past that,
-/// the lock's time to live in the store is the bound, and a warning says so).
+/// Lock-taking store calls are never abandoned: when an acquisition ends before its lock's owner has the store's
+/// answer (the client left while the call was on its way or just as it answered, or something failed after the
+/// answer), the call is taken over here, and a lock it took is released as soon as the store has answered (logged,
+/// counted). The work is bounded: each call by the store's own timeout, and at most <see cref="MaxWatched"/> calls at
+/// a time (past that, the lock's time to live in the store is the bound, and a warning says so).
 /// </summary>
 internal sealed class AbandonedLockReleaser
 {
@@ -29,11 +30,17 @@ internal sealed class AbandonedLockReleaser
     internal int Watched => Volatile.Read(ref _watched);
 
     /// <summary>
-    /// Takes over <paramref name="call"/>, whose caller stopped waiting; <paramref name="released"/> runs after a lock
-    /// it took was released, so that this server's waiters can go.
+    /// Takes over <paramref name="take"/>, whose acquisition ended without handing its answer to an owner;
+    /// <paramref name="clientLeft"/> says why (for the log); <paramref name="released"/> runs after a lock it took was
+    /// released, so that this server's waiters can go.
     /// </summary>
-    public void Watch(string sessionId, Task<SessionStoreResult> call, Action released)
+    public void TakeOver(string sessionId, LockTake take, bool clientLeft, Action released)
     {
+        if (take.InFlight is null && !take.TookLock)
+        {
+            return; // Nothing sent, or the store answered that the session is locked by another: nothing was taken.
+        }
+
         if (Interlocked.Increment(ref _watched) > MaxWatched)
         {
             Interlocked.Decrement(ref _watched);
@@ -41,27 +48,46 @@ internal sealed class AbandonedLockReleaser
             return;
         }
 
-        _ = ReleaseWhenAnsweredAsync(sessionId, call, released);
+        _ = ReleaseWhenAnsweredAsync(sessionId, take, clientLeft, released);
     }
 
-    private async Task ReleaseWhenAnsweredAsync(string sessionId, Task<SessionStoreResult> call, Action released)
+    private async Task ReleaseWhenAnsweredAsync(string sessionId, LockTake take, bool clientLeft, Action released)
     {
         try
         {
-            var result = await call.ConfigureAwait(false);
-            if (result.Status == SessionStoreStatus.Locked || !result.HasLock)
+            if (take.InFlight is { } call)
+            {
+                await call.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (!take.TookLock && call.Exception is { } failed)
+                {
+                    // The store failed: it took no lock, or the lock expires by its time to live.
+                    Log.StoreFailed(_logger, failed.InnerException ?? failed, "an abandoned acquire");
+                    return;
+                }
+            }
+
+            if (!take.TookLock)
             {
                 return;
             }
 
-            await _store.ReleaseAsync(sessionId, result.LockId, CancellationToken.None).ConfigureAwait(false);
-            Log.AbandonedLockReleased(_logger, new SessionKey(sessionId), result.LockId);
+            var sessionKey = new SessionKey(sessionId);
+            await _store.ReleaseAsync(sessionId, take.LockId, CancellationToken.None).ConfigureAwait(false);
+            if (clientLeft)
+            {
+                Log.AbandonedLockReleased(_logger, sessionKey, take.LockId);
+            }
+            else
+            {
+                Log.FailedAcquireLockReleased(_logger, sessionKey, take.LockId);
+            }
+
             _metrics.AbandonedLockReleased();
             released();
         }
         catch (Exception ex)
         {
-            // The store failed: it took no lock, or the lock expires by its time to live.
+            // The release failed: the lock expires by its time to live.
             Log.StoreFailed(_logger, ex, "release of an abandoned lock");
         }
         finally

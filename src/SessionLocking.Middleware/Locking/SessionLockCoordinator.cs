@@ -63,11 +63,13 @@ internal sealed class SessionLockCoordinator
 
     /// <summary>
     /// Takes the exclusive lock (<see cref="SessionStateBehavior.Required"/>) or waits until no writer holds it
-    /// and loads (<see cref="SessionStateBehavior.ReadOnly"/>). Store failures and cancellation are thrown.
+    /// and loads (<see cref="SessionStateBehavior.ReadOnly"/>). Store failures and cancellation are thrown; a lock the
+    /// store took for an acquisition that throws is released (the one place that guarantees it).
     /// </summary>
     public async ValueTask<LockAcquisition> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, CancellationToken cancellationToken)
     {
         var exclusive = behavior == SessionStateBehavior.Required;
+        var take = exclusive ? new LockTake() : null;
         var queue = _queues.Rent(sessionId);
         var holding = false;
         try
@@ -88,11 +90,12 @@ internal sealed class SessionLockCoordinator
             SessionStoreResult? firstAnswer = null;
             if (waiter is null)
             {
-                var result = await AskStoreAsync(sessionId, exclusive, createIfMissing, cancellationToken).ConfigureAwait(false);
+                var result = await AskStoreAsync(sessionId, take, createIfMissing, cancellationToken).ConfigureAwait(false);
                 if (result.Status != SessionStoreStatus.Locked)
                 {
-                    holding = Granted(queue, exclusive, waiter: null);
+                    // Telemetry first: if it throws, nothing is granted here yet and the lock goes to the releaser.
                     _metrics.LockAcquired(behavior, TimeSpan.Zero);
+                    holding = Granted(queue, exclusive, waiter: null);
                     return new LockAcquisition(AcquireStatus.Acquired, result, TimeSpan.Zero, holding ? queue : null, sessionId);
                 }
 
@@ -112,9 +115,17 @@ internal sealed class SessionLockCoordinator
                 firstAnswer = releasedMeanwhile && _policy.WakesOnRelease ? null : result;
             }
 
-            var outcome = await WaitAsync(queue, waiter!, sessionId, behavior, createIfMissing, firstAnswer, releasesBefore, cancellationToken).ConfigureAwait(false);
+            var outcome = await WaitAsync(queue, waiter!, sessionId, behavior, take, createIfMissing, firstAnswer, releasesBefore, cancellationToken).ConfigureAwait(false);
             holding = outcome.HeldQueue is not null;
             return outcome;
+        }
+        catch (Exception ex) when (take is not null)
+        {
+            // The lock-taking call's answer never reached an owner: the client left (while the call was on its way,
+            // or just as it answered), or something failed after the store answered. Whatever the store took is released.
+            var clientLeft = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
+            _abandoned.TakeOver(sessionId, take, clientLeft, () => WakeAfterRelease(sessionId));
+            throw;
         }
         finally
         {
@@ -152,6 +163,7 @@ internal sealed class SessionLockCoordinator
         Waiter waiter,
         string sessionId,
         SessionStateBehavior behavior,
+        LockTake? take,
         bool createIfMissing,
         SessionStoreResult? firstAnswer,
         long releasesBefore,
@@ -204,13 +216,14 @@ internal sealed class SessionLockCoordinator
                         await subscription.ConfigureAwait(false);
                     }
 
-                    var result = await AskStoreAsync(sessionId, behavior == SessionStateBehavior.Required, createIfMissing, cancellationToken).ConfigureAwait(false);
+                    var result = await AskStoreAsync(sessionId, take, createIfMissing, cancellationToken).ConfigureAwait(false);
                     if (result.Status != SessionStoreStatus.Locked)
                     {
-                        var holding = Granted(queue, behavior == SessionStateBehavior.Required, waiter);
+                        // Telemetry first: if it throws, nothing is granted here yet and the lock goes to the releaser.
                         var waited = _time.GetElapsedTime(started);
                         _metrics.LockAcquired(behavior, waited);
                         Log.LockAcquiredAfterWait(_logger, sessionKey, behavior, waited.TotalMilliseconds);
+                        var holding = Granted(queue, behavior == SessionStateBehavior.Required, waiter);
                         return new LockAcquisition(AcquireStatus.Acquired, result, waited, holding ? queue : null, sessionId);
                     }
 
@@ -250,13 +263,16 @@ internal sealed class SessionLockCoordinator
         }
     }
 
-    /// <summary>One try: read or lock; if the holder's lock outlived the execution timeout, force-release that holder and try once more.</summary>
-    private async ValueTask<SessionStoreResult> AskStoreAsync(string sessionId, bool exclusive, bool createIfMissing, CancellationToken cancellationToken)
+    /// <summary>
+    /// One try: lock (with a <paramref name="take"/>) or read (without); if the holder's lock outlived the execution
+    /// timeout, force-release that holder and try once more.
+    /// </summary>
+    private async ValueTask<SessionStoreResult> AskStoreAsync(string sessionId, LockTake? take, bool createIfMissing, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
-            var result = exclusive
-                ? await TakeAsync(sessionId, createIfMissing, cancellationToken).ConfigureAwait(false)
+            var result = take is not null
+                ? await TakeAsync(sessionId, take, createIfMissing, cancellationToken).ConfigureAwait(false)
                 : await _store.GetSharedAsync(sessionId, cancellationToken).ConfigureAwait(false);
             if (result.Status != SessionStoreStatus.Locked || result.LockAge < _options.ExecutionTimeout || attempt > 0)
             {
@@ -272,28 +288,23 @@ internal sealed class SessionLockCoordinator
     }
 
     /// <summary>
-    /// The exclusive get, which may take a lock: it is never cancelled once sent. The caller stops waiting when the
-    /// client leaves, and the call is handed to <see cref="AbandonedLockReleaser"/>, which releases what it took.
+    /// The exclusive get, which may take a lock: it is never cancelled once sent, and its answer is recorded on
+    /// <paramref name="take"/>. The caller stops waiting when the client leaves; <see cref="AcquireAsync"/> then hands
+    /// the take to <see cref="AbandonedLockReleaser"/>, which releases what the call took, whenever it answers.
     /// </summary>
-    private async ValueTask<SessionStoreResult> TakeAsync(string sessionId, bool createIfMissing, CancellationToken cancellationToken)
+    private async ValueTask<SessionStoreResult> TakeAsync(string sessionId, LockTake take, bool createIfMissing, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var call = _store.GetExclusiveAsync(sessionId, _options.ExecutionTimeout, createIfMissing, CancellationToken.None);
+        take.Begin();
+        var call = _store.GetExclusiveAsync(sessionId, _options.ExecutionTimeout, createIfMissing, take, CancellationToken.None);
         if (call.IsCompleted)
         {
             return await call.ConfigureAwait(false);
         }
 
         var pending = call.AsTask();
-        try
-        {
-            return await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !pending.IsCompleted)
-        {
-            _abandoned.Watch(sessionId, pending, () => WakeAfterRelease(sessionId));
-            throw;
-        }
+        take.Sent(pending);
+        return await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A lock nobody on this server was registered for was released here: the next waiter may go.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Options;
 
@@ -7,7 +8,8 @@ namespace SessionLocking.Serialization;
 /// <summary>
 /// The stored form of one item: a format byte, then either raw bytes (written through <c>ISession</c>) or a
 /// type alias and the serialized value (written through the object API). The alias is looked up among the
-/// types the application allowed; stored data never names a type to load.
+/// types the application allowed; stored data never names a type to load. Aliases name no assembly version
+/// (<see cref="TypeAliases"/>); those that earlier versions stored with one still find their type.
 /// </summary>
 /// <remarks>The default <see cref="ISessionItemFormat"/>.</remarks>
 internal sealed class SessionValueCodec : ISessionItemFormat
@@ -46,6 +48,7 @@ internal sealed class SessionValueCodec : ISessionItemFormat
     private readonly ISessionValueSerializer _serializer;
     private readonly Dictionary<Type, string> _aliasByType;
     private readonly Dictionary<string, Type> _typeByAlias;
+    private readonly ConcurrentDictionary<Type, string> _otherAliases = new();
 
     public SessionValueCodec(ISessionValueSerializer serializer, IOptions<LockedSessionOptions> options)
     {
@@ -60,6 +63,13 @@ internal sealed class SessionValueCodec : ISessionItemFormat
         foreach (var (type, alias) in _aliasByType)
         {
             _typeByAlias[alias] = type;
+        }
+
+        // An alias given in code the way earlier versions named the type (with an assembly version) is found under
+        // any version too; an exact alias of another type wins.
+        foreach (var (type, alias) in _aliasByType)
+        {
+            _typeByAlias.TryAdd(TypeAliases.Normalize(alias), type);
         }
     }
 
@@ -102,7 +112,7 @@ internal sealed class SessionValueCodec : ISessionItemFormat
             return Envelope(NullAlias, ReadOnlySpan<byte>.Empty);
         }
 
-        var alias = _aliasByType.TryGetValue(type, out var known) ? known : type.FullName ?? type.Name;
+        var alias = _aliasByType.TryGetValue(type, out var known) ? known : _otherAliases.GetOrAdd(type, TypeAliases.Default);
         if (value is string text)
         {
             return Envelope(alias, Encoding.UTF8.GetBytes(text));
@@ -120,8 +130,8 @@ internal sealed class SessionValueCodec : ISessionItemFormat
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new SessionSerializationException(key, type.FullName ?? type.Name,
-                $"The session item '{key}' of type '{type.FullName}' cannot be serialized: {ex.Message}", ex);
+            throw new SessionSerializationException(key, TypeNames.CSharp(type),
+                $"The session item '{key}' of type '{TypeNames.CSharp(type)}' cannot be serialized: {ex.Message}", ex);
         }
 
         return Envelope(alias, payload);
@@ -141,7 +151,8 @@ internal sealed class SessionValueCodec : ISessionItemFormat
             return null;
         }
 
-        if (!_typeByAlias.TryGetValue(alias, out var type))
+        // Values stored by earlier versions name generic arguments with their assembly versions: any version reads.
+        if (!_typeByAlias.TryGetValue(alias, out var type) && !_typeByAlias.TryGetValue(TypeAliases.Normalize(alias), out type))
         {
             throw new SessionSerializationException(key, alias,
                 $"The session item '{key}' holds a value of type '{alias}', which the application has not allowed for the object API. Allow the type stored under that name with options.AllowType<T>() in AddLockedSession (an alias given there must match), or read it with Get<T>().");
@@ -183,8 +194,8 @@ internal sealed class SessionValueCodec : ISessionItemFormat
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new SessionSerializationException(key, type.FullName ?? type.Name,
-                $"The session item '{key}' (stored as '{storedAs}') cannot be read as '{type.FullName}': {ex.Message}", ex);
+            throw new SessionSerializationException(key, TypeNames.CSharp(type),
+                $"The session item '{key}' (stored as '{storedAs}') cannot be read as '{TypeNames.CSharp(type)}': {ex.Message}", ex);
         }
     }
 

@@ -3,8 +3,10 @@ namespace SessionLocking.Stores;
 /// <summary>
 /// The embedded default store, classic InProc: sessions live in this process's memory, with the same lock
 /// and fencing semantics as the Redis store. Idle sessions expire after their own timeout (sliding) and are
-/// swept once a minute; an expired session is never returned, swept or not. Time comes from the
-/// <see cref="TimeProvider"/> so tests need not sleep.
+/// swept once a minute; an expired session is never returned, swept or not. Lock ages and expiry are measured on
+/// the <see cref="TimeProvider"/>'s monotonic timestamp, never its wall clock: a wall-clock step (NTP, a VM restored
+/// from a snapshot) neither frees a held lock nor expires every session at once. The provider lets tests move time
+/// without sleeping.
 /// </summary>
 internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposable
 {
@@ -17,7 +19,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     private long _lastToken;
 
     /// <summary>Creates the store.</summary>
-    /// <param name="timeProvider">The clock for lock ages and expiry.</param>
+    /// <param name="timeProvider">The clock for lock ages and expiry (its timestamp, which only elapsed time moves).</param>
     public InMemorySessionStateStore(TimeProvider timeProvider)
     {
         _time = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
@@ -55,7 +57,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var now = _time.GetUtcNow();
+        var now = _time.GetTimestamp();
         lock (_sync)
         {
             var entry = Live(sessionId, now);
@@ -66,19 +68,19 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
                     return ValueTask.FromResult(SessionStoreResult.NotFound());
                 }
 
-                entry = new Entry(); // A placeholder: locked, not stored; its timeout comes with the first write.
+                entry = new Entry(_time); // A placeholder: locked, not stored; its timeout comes with the first write.
                 _entries[sessionId] = entry;
             }
 
             if (entry.IsLocked(now))
             {
-                return ValueTask.FromResult(SessionStoreResult.Locked(new SessionLockId(entry.LockToken), now - entry.LockedAt));
+                return ValueTask.FromResult(SessionStoreResult.Locked(new SessionLockId(entry.LockToken), entry.LockAge(now)));
             }
 
             var lockId = new SessionLockId(++_lastToken);
             entry.LockToken = lockId.Token;
             entry.LockedAt = now;
-            entry.LockExpires = now + lockTimeout;
+            entry.LockTimeout = lockTimeout;
             if (!entry.IsStored)
             {
                 return ValueTask.FromResult(SessionStoreResult.NotFound(lockId));
@@ -93,7 +95,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     public ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var now = _time.GetUtcNow();
+        var now = _time.GetTimestamp();
         lock (_sync)
         {
             var entry = Live(sessionId, now);
@@ -104,7 +106,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
 
             if (entry.IsLocked(now))
             {
-                return ValueTask.FromResult(SessionStoreResult.Locked(new SessionLockId(entry.LockToken), now - entry.LockedAt));
+                return ValueTask.FromResult(SessionStoreResult.Locked(new SessionLockId(entry.LockToken), entry.LockAge(now)));
             }
 
             if (!entry.IsStored)
@@ -121,7 +123,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     public ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(changes);
-        var now = _time.GetUtcNow();
+        var now = _time.GetTimestamp();
         lock (_sync)
         {
             if (!_entries.TryGetValue(sessionId, out var entry) || !entry.IsHeldBy(lockId, now))
@@ -150,7 +152,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     /// <inheritdoc />
     public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
+        var now = _time.GetTimestamp();
         lock (_sync)
         {
             if (!_entries.TryGetValue(sessionId, out var entry) || !entry.IsHeldBy(lockId, now))
@@ -174,7 +176,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     /// <inheritdoc />
     public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
+        var now = _time.GetTimestamp();
         lock (_sync)
         {
             if (!_entries.TryGetValue(sessionId, out var entry) || !entry.IsHeldBy(lockId, now))
@@ -191,7 +193,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var now = _time.GetUtcNow();
+        var now = _time.GetTimestamp();
         lock (_sync)
         {
             // Like a Redis lock key whose TTL ran out: an expired lock is already gone, nothing to release.
@@ -217,7 +219,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     public ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var now = _time.GetUtcNow();
+        var now = _time.GetTimestamp();
         lock (_sync)
         {
             if (Live(sessionId, now) is { IsStored: true } entry)
@@ -235,7 +237,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     /// <summary>Removes sessions idle past their timeout whose lock (if any) has expired too.</summary>
     internal void Sweep()
     {
-        var now = _time.GetUtcNow();
+        var now = _time.GetTimestamp();
         lock (_sync)
         {
             List<string>? expired = null;
@@ -257,7 +259,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
         }
     }
 
-    private Entry? Live(string sessionId, DateTimeOffset now)
+    private Entry? Live(string sessionId, long now)
     {
         if (!_entries.TryGetValue(sessionId, out var entry))
         {
@@ -273,7 +275,8 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
         return entry;
     }
 
-    private sealed class Entry
+    /// <summary>One session; every instant is a timestamp of the store's <see cref="TimeProvider"/>.</summary>
+    private sealed class Entry(TimeProvider time)
     {
         public Dictionary<string, byte[]> Items { get; } = new(StringComparer.OrdinalIgnoreCase);
 
@@ -281,26 +284,29 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
 
         public TimeSpan Timeout { get; set; }
 
-        public DateTimeOffset LastAccess { get; set; }
+        public long LastAccess { get; set; }
 
         public long LockToken { get; set; }
 
-        public DateTimeOffset LockedAt { get; set; }
+        public long LockedAt { get; set; }
 
-        public DateTimeOffset LockExpires { get; set; }
+        public TimeSpan LockTimeout { get; set; }
 
-        public bool IsLocked(DateTimeOffset now) => LockToken != 0 && now < LockExpires;
+        public TimeSpan LockAge(long now) => time.GetElapsedTime(LockedAt, now);
 
-        public bool IsHeldBy(SessionLockId lockId, DateTimeOffset now) => LockToken == lockId.Token && IsLocked(now);
+        // Durations are compared, never instants added to a timeout: no overflow for any TimeSpan a caller passes.
+        public bool IsLocked(long now) => LockToken != 0 && LockAge(now) < LockTimeout;
 
-        public bool IsExpired(DateTimeOffset now) =>
-            !IsLocked(now) && (!IsStored || now - LastAccess >= Timeout);
+        public bool IsHeldBy(SessionLockId lockId, long now) => LockToken == lockId.Token && IsLocked(now);
+
+        public bool IsExpired(long now) =>
+            !IsLocked(now) && (!IsStored || time.GetElapsedTime(LastAccess, now) >= Timeout);
 
         public void Unlock()
         {
             LockToken = 0;
             LockedAt = default;
-            LockExpires = default;
+            LockTimeout = default;
         }
 
         public SessionData Snapshot() => new(new Dictionary<string, byte[]>(Items, StringComparer.OrdinalIgnoreCase), Timeout);

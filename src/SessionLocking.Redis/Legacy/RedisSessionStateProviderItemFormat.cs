@@ -29,6 +29,7 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
 
     public byte[] Encode(string name, object? value, Type type)
     {
+        RefuseProviderItem(name, type.Name);
         if (!_v5)
         {
             return Serialize(_v4, name, value, type);
@@ -55,6 +56,7 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
     /// </remarks>
     public byte[] EncodeBytes(string name, ReadOnlySpan<byte> value)
     {
+        RefuseProviderItem(name, "byte[]");
         if (_v5)
         {
             return ClassicValueFormat.EncodeBytes(value);
@@ -144,6 +146,15 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
     }
 
     public bool IsBytes(byte[] stored) => _v5 && ClassicValueFormat.IsBytes(stored);
+
+    /// <summary>The provider removes its <c>SessionStateActions</c> item on every write: a value stored under that name would vanish.</summary>
+    private static void RefuseProviderItem(string name, string typeName)
+    {
+        if (string.Equals(name, ClassicSessionStateActions.ItemName, StringComparison.OrdinalIgnoreCase))
+        {
+            throw ClassicSessionStateActions.Reserved(name, typeName);
+        }
+    }
 
     private static readonly UTF8Encoding Utf8Strict = new(false, true);
 

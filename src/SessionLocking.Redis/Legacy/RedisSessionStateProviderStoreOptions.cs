@@ -31,8 +31,8 @@ public sealed class RedisSessionStateProviderStoreOptions
     /// <summary>
     /// The local time zone of the classic web servers. The provider's lock value is <c>DateTime.Now.Ticks</c> of the
     /// server that took the lock, and a lock's age is that server's local time minus it: this store reads the age of
-    /// their locks, and writes its own lock values, in this time zone, so that both sides agree on when a lock is
-    /// stale. Default <see cref="TimeZoneInfo.Local"/>.
+    /// their locks, and writes its own lock values, in this time zone (by its daylight-saving rules: ages stay right
+    /// across the switches), so that both sides agree on when a lock is stale. Default <see cref="TimeZoneInfo.Local"/>.
     /// </summary>
     public TimeZoneInfo LockTimeZone { get; set; } = TimeZoneInfo.Local;
 

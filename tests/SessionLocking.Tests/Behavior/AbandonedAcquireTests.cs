@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using SessionLocking.Diagnostics;
 using SessionLocking.Locking;
 using SessionLocking.Stores;
 using SessionLocking.Tests.Faults;
@@ -74,6 +75,60 @@ public sealed class AbandonedAcquireTests
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
         Assert.True(waiter.Elapsed < TimeSpan.FromSeconds(5), $"the waiter took {waiter.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal("2", await client.GetJsonAsync<string>("/get?key=a"));
+    }
+
+    /// <summary>
+    /// Issue 17 item 4, the middleware's part: the lock's owner exists from the moment the coordinator hands the lock
+    /// over, and anything that fails before the request holds it (here the acquire span's listener) releases it. On
+    /// 005cd90 the owner was made, then the span was finished outside any <c>using</c>: the lock stayed for its TTL.
+    /// </summary>
+    [Fact]
+    public async Task A_failure_between_the_acquire_and_the_endpoint_leaves_no_lock()
+    {
+        var store = new InMemorySessionStateStore(TimeProvider.System);
+        await using var host = await TestHost.StartAsync(
+            o =>
+            {
+                o.PollInterval = TimeSpan.FromSeconds(30);
+                o.LockWaitTimeout = TimeSpan.FromSeconds(10);
+            },
+            b => b.Services.AddSingleton<ISessionStateStore>(store));
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=a&value=1")).Dispose();
+        var sessionKey = new SessionKey(client.SessionId!).ToString();
+
+        using (FailWhenAcquireSpanEnds(sessionKey))
+        {
+            using var failed = await client.PostAsync("/set?key=a&value=never");
+            Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        }
+
+        var probe = await store.GetSharedAsync(client.SessionId!, default);
+        Assert.NotEqual(SessionStoreStatus.Locked, probe.Status);
+        var next = Stopwatch.StartNew();
+        using var after = await client.PostAsync("/set?key=a&value=2");
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.True(next.Elapsed < TimeSpan.FromSeconds(3), $"the next request waited {next.Elapsed.TotalSeconds:0.0} s for a lock nobody held");
+        Assert.Equal("2", await client.GetJsonAsync<string>("/get?key=a"));
+    }
+
+    /// <summary>A span listener that throws when this session's acquire span ends (other sessions, and so other tests, are untouched).</summary>
+    private static ActivityListener FailWhenAcquireSpanEnds(string sessionKey)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "SessionLocking",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = activity =>
+            {
+                if (activity.OperationName == "sessionlocking.acquire" && activity.GetTagItem("sessionlocking.session") as string == sessionKey)
+                {
+                    throw new InvalidOperationException("A span listener failed.");
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
     }
 
     /// <summary>A host on a gated in-memory store; polling is slow on purpose, so only a release lets a waiter go in time.</summary>

@@ -570,4 +570,7 @@ public sealed class InMemorySessionBehaviorTests : SessionBehaviorTests
 
     protected override Task<IReadOnlyCollection<string>> StoredSessionIdsAsync(TestHost host) =>
         Task.FromResult(((Stores.InMemorySessionStateStore)host.Services.GetRequiredService<ISessionStateStore>()).SessionIds);
+
+    /// <summary>Two application versions in one process share the first one's memory, as two servers share Redis.</summary>
+    protected override void ShareStore(ISessionStateStore first, IServiceCollection services) => services.AddSingleton(first);
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
 using SessionLocking.Tests.Infrastructure;
 
 namespace SessionLocking.Tests.Behavior;
@@ -69,6 +70,36 @@ public sealed class TelemetryTests
         Assert.Contains(mine, s => s.OperationName == "sessionlocking.write_back" && (string?)s.GetTagItem("sessionlocking.outcome") == "written");
         Assert.Contains(mine, s => s.OperationName == "sessionlocking.release" && (string?)s.GetTagItem("sessionlocking.outcome") == "released");
         Assert.DoesNotContain(spans, s => s.Tags.Any(t => t.Value?.Contains(id, StringComparison.Ordinal) == true));
+    }
+
+    [Fact]
+    public async Task Logs_the_events_ASP_NET_Core_session_logs_started_stored_and_expired_at_its_levels()
+    {
+        await using var host = await TestHost.StartAsync(configureServices: s => s.AddLogging(b => b.SetMinimumLevel(LogLevel.Debug)));
+        using var client = host.CreateClient();
+
+        (await client.PostAsync("/set?key=a&value=1")).Dispose();
+        var key = new SessionLocking.Diagnostics.SessionKey(client.SessionId!).ToString();
+        (await client.PostAsync("/set?key=b&value=2")).Dispose();
+        (await client.GetAsync("/get?key=a")).Dispose(); // read-only: nothing stored
+
+        var mine = TestLog.Events.Where(e => e.Message.Contains(key, StringComparison.Ordinal)).ToArray();
+        var started = Assert.Single(mine, e => e.Id.Name == "SessionStarted");
+        Assert.Equal(LogLevel.Information, started.Level);
+        var stored = mine.Where(e => e.Id.Name == "SessionStored").ToArray();
+        Assert.Equal(2, stored.Length);
+        Assert.All(stored, e => Assert.Equal(LogLevel.Debug, e.Level));
+        Assert.Contains("Count:1", stored[0].Message);
+        Assert.Contains("Count:2", stored[1].Message);
+
+        // A well-formed id the store does not know (expired, or never stored): ASP.NET Core's AccessingExpiredSession.
+        var expiredId = SessionIds.Create();
+        using var stale = host.CreateClient();
+        stale.SessionId = expiredId;
+        (await stale.GetAsync("/get?key=a")).Dispose();
+        var expiredKey = new SessionLocking.Diagnostics.SessionKey(expiredId).ToString();
+        var expired = Assert.Single(TestLog.Events, e => e.Id.Name == "AccessingExpiredSession" && e.Message.Contains(expiredKey, StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Information, expired.Level);
     }
 
     [Fact]

@@ -120,6 +120,41 @@ public sealed class TimeBasedTests
         Assert.Null(await client.GetJsonAsync<string>("/get?key=a"));
     }
 
+    /// <summary>
+    /// Issue 17 item 6 (in-memory store): lock age and expiry follow elapsed time, not the wall clock. On 005cd90 a step
+    /// of +3 h made the held lock look expired (the holder's save was rejected, its response aborted) and expired the
+    /// session; a step of −3 h kept an idle session alive for three more hours.
+    /// </summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(-3)]
+    public async Task A_wall_clock_step_neither_breaks_a_held_lock_nor_changes_when_sessions_expire(int hours)
+    {
+        await using var host = await StartAsync();
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=a&value=1")).Dispose();
+        var holder = await host.HoldLockAsync(client, "held");
+
+        _time.StepWallClock(TimeSpan.FromHours(hours));
+        host.Gate.Open();
+
+        using (var held = await holder)
+        {
+            Assert.Equal(HttpStatusCode.OK, held.StatusCode);
+        }
+
+        Assert.Equal("1", await client.GetJsonAsync<string>("/get?key=a"));
+        Assert.Equal("held", await client.GetJsonAsync<string>("/get?key=held"));
+
+        // Steps between an access and the next one change nothing either way: 19 minutes idle keep the session, 20 end it.
+        _time.StepWallClock(TimeSpan.FromHours(hours));
+        _time.Advance(TimeSpan.FromMinutes(19));
+        Assert.Equal("1", await client.GetJsonAsync<string>("/get?key=a"));
+        _time.StepWallClock(TimeSpan.FromHours(hours));
+        _time.Advance(TimeSpan.FromMinutes(20));
+        Assert.Null(await client.GetJsonAsync<string>("/get?key=a"));
+    }
+
     [Fact]
     public async Task Expired_sessions_are_swept_from_memory()
     {

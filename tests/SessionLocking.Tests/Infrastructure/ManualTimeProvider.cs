@@ -3,6 +3,8 @@ namespace SessionLocking.Tests.Infrastructure;
 /// <summary>
 /// A clock that moves only when a test says so. Timers (including <c>Task.Delay(…, timeProvider)</c>) fire
 /// when <see cref="Advance"/> passes their due time, so time-based rules are tested without real sleeps.
+/// As on a real machine, timers and timestamps follow elapsed time only: <see cref="StepWallClock"/> moves the wall
+/// clock alone (NTP, a VM restored from a snapshot, an operator setting the date).
 /// </summary>
 public sealed class ManualTimeProvider : TimeProvider
 {
@@ -48,13 +50,13 @@ public sealed class ManualTimeProvider : TimeProvider
         return timer;
     }
 
-    /// <summary>Moves the clock forward, firing due timers in order.</summary>
+    /// <summary>Lets time pass: the wall clock and the timestamp move together, firing due timers in order.</summary>
     public void Advance(TimeSpan by)
     {
-        DateTimeOffset target;
+        long target;
         lock (_sync)
         {
-            target = _now + by;
+            target = _ticks + by.Ticks;
         }
 
         while (true)
@@ -63,25 +65,34 @@ public sealed class ManualTimeProvider : TimeProvider
             lock (_sync)
             {
                 next = _timers.Where(t => t.DueAt is { } due && due <= target).MinBy(t => t.DueAt);
+                var reached = next?.DueAt ?? target;
+                _now += TimeSpan.FromTicks(reached - _ticks);
+                _ticks = reached;
                 if (next is null)
                 {
-                    _ticks += (target - _now).Ticks;
-                    _now = target;
                     return;
                 }
 
-                _ticks += (next.DueAt!.Value - _now).Ticks;
-                _now = next.DueAt.Value;
-                next.DueAt = next.Period is { } period ? _now + period : null;
+                next.DueAt = next.Period is { } period ? _ticks + period.Ticks : null;
             }
 
             next.Fire();
         }
     }
 
+    /// <summary>Steps the wall clock only (forward or back): no time passes, so the timestamp stays and no timer fires.</summary>
+    public void StepWallClock(TimeSpan by)
+    {
+        lock (_sync)
+        {
+            _now += by;
+        }
+    }
+
     private sealed class ManualTimer(ManualTimeProvider owner, TimerCallback callback, object? state) : ITimer
     {
-        public DateTimeOffset? DueAt { get; set; }
+        /// <summary>The timestamp at which the timer fires next.</summary>
+        public long? DueAt { get; set; }
 
         public TimeSpan? Period { get; private set; }
 
@@ -94,7 +105,7 @@ public sealed class ManualTimeProvider : TimeProvider
                     owner._timers.Add(this);
                 }
 
-                DueAt = dueTime == Timeout.InfiniteTimeSpan ? null : owner._now + dueTime;
+                DueAt = dueTime == Timeout.InfiniteTimeSpan ? null : owner._ticks + dueTime.Ticks;
                 Period = period == Timeout.InfiniteTimeSpan || period == TimeSpan.Zero ? null : period;
             }
 

@@ -5,7 +5,7 @@ namespace SessionLocking.Tests.Infrastructure;
 
 /// <summary>
 /// Wraps a store and records every session id the middleware hands it: a store key is built from each, so
-/// any id that is not 24 characters of a-z0-5 is a violation.
+/// any id that is not 24 characters of a-z0-5 is a violation. It also counts the calls that change stored data.
 /// </summary>
 public sealed partial class RecordingStore(ISessionStateStore inner) : ISessionStateStore
 {
@@ -13,7 +13,14 @@ public sealed partial class RecordingStore(ISessionStateStore inner) : ISessionS
 
     public int Calls => _calls;
 
+    /// <summary>Write-backs (<see cref="WriteAndReleaseAsync"/>) and removals the store was asked for.</summary>
+    public int Writes => _writes;
+
+    /// <summary>The wrapped store.</summary>
+    public ISessionStateStore Inner => inner;
+
     private int _calls;
+    private int _writes;
 
     public SessionStateMode Mode => inner.Mode;
 
@@ -23,14 +30,20 @@ public sealed partial class RecordingStore(ISessionStateStore inner) : ISessionS
     public ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken) =>
         inner.GetSharedAsync(Check(sessionId), cancellationToken);
 
-    public ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken) =>
-        inner.WriteAndReleaseAsync(Check(sessionId), lockId, changes, cancellationToken);
+    public ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _writes);
+        return inner.WriteAndReleaseAsync(Check(sessionId), lockId, changes, cancellationToken);
+    }
 
     public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
         inner.ReleaseAsync(Check(sessionId), lockId, cancellationToken);
 
-    public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        inner.RemoveAsync(Check(sessionId), lockId, cancellationToken);
+    public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _writes);
+        return inner.RemoveAsync(Check(sessionId), lockId, cancellationToken);
+    }
 
     public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
         inner.ForceReleaseAsync(Check(sessionId), holderLockId, cancellationToken);

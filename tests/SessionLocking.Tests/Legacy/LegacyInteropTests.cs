@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
@@ -178,6 +179,58 @@ public sealed class LegacyInteropTests(RedisFixture redis) : IClassFixture<Redis
         Assert.Equal(42, request["counter"]);
         Assert.Equal("Paris", request["city"]);
         Assert.Equal(true, request["flag"]);
+    }
+
+    /// <summary>
+    /// Issue 17, item 1: on 005cd90 reading a classic JSON value here with a type that lacks some of its members wrote
+    /// the value back without them (the read kept the object and serialized it again at the release).
+    /// </summary>
+    [Theory]
+    [InlineData(RedisSessionStateProviderFormat.V5)]
+    [InlineData(RedisSessionStateProviderFormat.V4)]
+    public async Task A_JSON_value_the_classic_side_wrote_is_kept_byte_for_byte_when_read_here_with_a_type_that_lacks_members(RedisSessionStateProviderFormat format)
+    {
+        // V5: classic code stores JSON strings (docs/legacy-redis.md); V4: the JSON redisSerializerType stores the object as JSON.
+        const string json = """{"Items":["a"],"Coupon":"SAVE10","Gift":{"Wrap":true}}""";
+        var classic = Classic(format);
+        var id = await ClassicSessionAsync(classic, ("cart", format == RedisSessionStateProviderFormat.V5 ? json : JsonDocument.Parse(json).RootElement.Clone()), ("counter", 1));
+        var before = await RawDataAsync(classic, id);
+        RecordingStore? recording = null;
+        await using var host = await TestHost.StartAsync(
+            o => o.RegenerateUnknownSessionIds = false,
+            b => b.AddRedisSessionStateProviderStore(o => Configure(o, format)),
+            services =>
+            {
+                var original = services.Last(d => d.ServiceType == typeof(ISessionStateStore));
+                services.Remove(original);
+                services.AddSingleton<ISessionStateStore>(sp => recording = new RecordingStore((ISessionStateStore)original.ImplementationFactory!(sp)));
+            },
+            app => app.MapGet("/old-cart", (HttpContext context) => Results.Ok(string.Join(",", context.GetSessionState().Get<OldCart>("cart")!.Items))));
+        using var client = host.CreateClient();
+        client.SessionId = id;
+
+        Assert.Equal("a", await client.GetJsonAsync<string>("/old-cart"));
+
+        Assert.Equal(before, await RawDataAsync(classic, id));
+        Assert.Equal(0, recording!.Writes);
+        var request = await classic.BeginReadOnlyAsync(id);
+        Assert.Contains("\"Coupon\":\"SAVE10\"", (string)request["cart"]!, StringComparison.Ordinal);
+    }
+
+    /// <summary>The session's data key as Redis holds it: V5 one binary value, V4 every field of the hash.</summary>
+    private async Task<string> RawDataAsync(LegacyProviderSimulator classic, string id)
+    {
+        var db = _redis.GetDatabase();
+        var key = classic.Keys(id)[1];
+        return classic.V5
+            ? Convert.ToHexString((byte[])(await db.StringGetAsync(key))!)
+            : string.Join("\n", (await db.HashGetAllAsync(key)).Select(e => e.Name + "=" + Convert.ToHexString((byte[])e.Value!)).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>The classic application's cart as an older version of the new side knows it: no coupon, no gift.</summary>
+    public sealed class OldCart
+    {
+        public List<string> Items { get; set; } = [];
     }
 
     // ---- locks ----

@@ -12,8 +12,10 @@ namespace SessionLocking.Tests.Legacy;
 /// zone, EXPIRE of the execution timeout), the classic module's 500 ms poll and its force-release of a lock whose age
 /// reached the execution timeout, release only by the lock's own value, the sliding expiry, and the data formats: V5 a
 /// <c>SessionStateItemCollection</c> (its own codec, below), V4 a hash with one JSON value per item (the JSON
-/// <c>redisSerializerType</c> the docs recommend). The provider's compare-then-write is one script here (the real V5
-/// provider checks and writes in separate calls).
+/// <c>redisSerializerType</c> the docs recommend). As in the provider's sources (3.0.2, 4.0.1, 5.0.0, 5.0.4), the
+/// write-back is one script that returns early, writing nothing, when the lock does not hold the request's value, and
+/// otherwise writes and deletes the lock. <c>CreateUninitializedItem</c> stores the provider's <c>SessionStateActions</c>
+/// item, which marks the session as new for the next request, and every write-back removes it.
 /// </summary>
 internal sealed class LegacyProviderSimulator(IConnectionMultiplexer redis, string application, RedisSessionStateProviderFormat format, TimeZoneInfo timeZone, TimeSpan executionTimeout)
 {
@@ -96,6 +98,38 @@ internal sealed class LegacyProviderSimulator(IConnectionMultiplexer redis, stri
         }
     }
 
+    /// <summary>The provider's own item: a session that holds it is new to the classic module (it runs Session_Start).</summary>
+    public const string SessionStateActions = "SessionStateActions";
+
+    /// <summary>
+    /// CreateUninitializedItem: what a classic request that found no stored session leaves for its id, unfenced and
+    /// without a lock (the provider's <c>Set</c>): a session holding only <c>SessionStateActions = InitializeItem</c>.
+    /// </summary>
+    public async Task CreateUninitializedItemAsync(string id, int timeoutMinutes = 20)
+    {
+        var seconds = timeoutMinutes * 60;
+        var keys = Keys(id);
+        if (V5)
+        {
+            await _db.ScriptEvaluateAsync("""
+                redis.call('SET', KEYS[2], ARGV[1])
+                redis.call('EXPIRE', KEYS[2], ARGV[2])
+                redis.call('SET', KEYS[3], ARGV[2])
+                redis.call('EXPIRE', KEYS[3], ARGV[2])
+                return 1
+                """, keys, [LegacyCollection.Write([new(SessionStateActions, LegacyCollection.InitializeItem)]), seconds]);
+            return;
+        }
+
+        await _db.ScriptEvaluateAsync("""
+            redis.call('HMSET', KEYS[2], ARGV[1], ARGV[2])
+            redis.call('EXPIRE', KEYS[2], ARGV[3])
+            redis.call('HMSET', KEYS[3], 'SessionTimeout', ARGV[3])
+            redis.call('EXPIRE', KEYS[3], ARGV[3])
+            return 1
+            """, keys, [SessionStateActions, LegacyJson.Serialize(1), seconds]);
+    }
+
     /// <summary>ReleaseItemExclusive: deletes the lock only while it holds <paramref name="value"/>.</summary>
     public async Task<bool> ReleaseAsync(string id, string value) =>
         (long)await _db.ScriptEvaluateAsync($"""
@@ -105,10 +139,18 @@ internal sealed class LegacyProviderSimulator(IConnectionMultiplexer redis, stri
             return 1
             """, Keys(id), [value]) == 1;
 
-    /// <summary>SetAndReleaseItemExclusive: writes and releases only while the lock holds this request's value.</summary>
+    /// <summary>
+    /// SetAndReleaseItemExclusive: removes the provider's <c>SessionStateActions</c> item, then writes and releases only
+    /// while the lock holds this request's value (one script, as in the provider).
+    /// </summary>
     public async Task<bool> WriteAndReleaseAsync(LegacyRequest request, int timeoutMinutes = 20)
     {
         var seconds = timeoutMinutes * 60;
+        if (request.Items.Any(i => string.Equals(i.Key, SessionStateActions, StringComparison.OrdinalIgnoreCase)))
+        {
+            request.Remove(SessionStateActions);
+        }
+
         if (V5)
         {
             return (long)await _db.ScriptEvaluateAsync("""
@@ -189,6 +231,12 @@ internal sealed class LegacyRequest(LegacyProviderSimulator server, string id, s
 
     public bool IsNew => items is null;
 
+    /// <summary>
+    /// What the classic module reports as <c>IsNewSession</c>: no stored session, or one still carrying the provider's
+    /// <c>SessionStateActions</c> item (GetItem's actions = InitializeItem).
+    /// </summary>
+    public bool IsNewSession => IsNew || Items.Any(i => string.Equals(i.Key, LegacyProviderSimulator.SessionStateActions, StringComparison.OrdinalIgnoreCase) && i.Value is not null);
+
     public int TimeoutSeconds => timeoutSeconds;
 
     /// <summary>When the request got its session, on <see cref="TestEndpoints.Now"/>'s clock.</summary>
@@ -236,6 +284,13 @@ internal sealed record OpaqueObject(byte[] Payload);
 /// <summary>The test's own codec of a classic SessionStateItemCollection and its AltSerialization values.</summary>
 internal static class LegacyCollection
 {
+    /// <summary>
+    /// <c>SessionStateActions.InitializeItem</c> as the classic side stores it in a V5 collection: an enum is not an
+    /// AltSerialization primitive, so it is an Object item (type 20) holding the BinaryFormatter (MS-NRBF) record of the
+    /// boxed System.Web enum, whose one member <c>value__</c> is the Int32 1.
+    /// </summary>
+    public static readonly OpaqueObject InitializeItem = new(EnumRecord(1));
+
     public static List<KeyValuePair<string, object?>> Read(byte[] data)
     {
         var reader = new BinaryReader(new MemoryStream(data));
@@ -321,6 +376,32 @@ internal static class LegacyCollection
             default: throw new ArgumentException("the simulator does not write " + value.GetType());
         }
 
+        return stream.ToArray();
+    }
+
+    /// <summary>A boxed <c>SessionStateActions</c> of <paramref name="value"/> as BinaryFormatter writes it.</summary>
+    public static byte[] EnumRecord(int value)
+    {
+        var stream = new MemoryStream();
+        var w = new BinaryWriter(stream);
+        w.Write((byte)0); // SerializationHeaderRecord: root 1, header -1, version 1.0
+        w.Write(1);
+        w.Write(-1);
+        w.Write(1);
+        w.Write(0);
+        w.Write((byte)12); // BinaryLibrary 2
+        w.Write(2);
+        w.Write("System.Web, Version=4.0.0.0, Culture=neutral, PublicKeyToken=b03f5f7f11d50a3a");
+        w.Write((byte)5); // ClassWithMembersAndTypes: object 1, one member value__ of the primitive Int32, in library 2
+        w.Write(1);
+        w.Write("System.Web.SessionState.SessionStateActions");
+        w.Write(1);
+        w.Write("value__");
+        w.Write((byte)0);
+        w.Write((byte)8);
+        w.Write(2);
+        w.Write(value); // value__
+        w.Write((byte)11); // MessageEnd
         return stream.ToArray();
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -163,6 +164,65 @@ public class LockedSessionTests
         Assert.Equal(new[] { "cart" }, changes.Set.Keys);
         var reloaded = Load(new SessionData(changes.Set, changes.Timeout));
         Assert.Equal(new[] { "pear" }, ((Cart)reloaded["cart"]!).Items);
+    }
+
+    [Fact]
+    public void A_value_read_as_a_type_that_lacks_members_is_not_written_until_it_changes()
+    {
+        var session = Load(StoredCart("""{"Items":["a"],"Coupon":"SAVE10"}"""));
+
+        Assert.Equal(["a"], ((Cart)session["cart"]!).Items);
+        Assert.Equal(["a"], session.Get<Cart>("cart")!.Items);
+        Assert.Null(session.GetChanges());
+
+        ((Cart)session["cart"]!).Items.Add("b");
+
+        Assert.Equal(["cart"], session.GetChanges()!.Set.Keys);
+    }
+
+    [Fact]
+    public async Task A_change_undone_before_the_end_of_the_request_writes_nothing()
+    {
+        var session = Load(StoredCart("""{ "Items": ["a"] }"""));
+        var cart = session.Get<Cart>("cart")!;
+
+        cart.Items.Add("b");
+        await ((ISession)session).CommitAsync();
+        cart.Items.Remove("b");
+
+        Assert.Null(session.GetChanges());
+    }
+
+    [Fact]
+    public void A_value_read_and_not_changed_is_not_held_to_a_size_limit_lowered_since_it_was_stored()
+    {
+        var session = Load(StoredCart("""{"Items":["a","b","c","d","e","f","g","h"]}"""));
+        _options.MaxValueBytes = 60;
+
+        Assert.Equal(8, session.Get<Cart>("cart")!.Items.Count);
+
+        Assert.Null(session.GetChanges());
+        session.Get<Cart>("cart")!.Items.Add("i");
+        Assert.Equal("cart", Assert.Throws<SessionSerializationException>(() => session.GetChanges()).Key);
+    }
+
+    [Fact]
+    public void Assigning_a_value_read_as_a_type_that_lacks_members_writes_it_as_that_type()
+    {
+        var session = Load(StoredCart("""{"Items":["a"],"Coupon":"SAVE10"}"""));
+
+        session["cart"] = session["cart"];
+
+        var written = session.GetChanges()!.Set["cart"];
+        Assert.DoesNotContain("Coupon", Encoding.UTF8.GetString(written), StringComparison.Ordinal);
+    }
+
+    /// <summary>A session whose item "cart" is stored under the alias of <see cref="Cart"/> with the given JSON.</summary>
+    private SessionData StoredCart(string json)
+    {
+        var empty = Codec().EncodeTyped("cart", new Cart(), typeof(Cart));
+        var header = empty[..(3 + BinaryPrimitives.ReadUInt16BigEndian(empty.AsSpan(1)))];
+        return new SessionData(new Dictionary<string, byte[]> { ["cart"] = [.. header, .. Encoding.UTF8.GetBytes(json)] }, TimeSpan.FromMinutes(20));
     }
 
     [Fact]
