@@ -9,7 +9,8 @@ public static class SessionStateHttpContextExtensions
     /// <summary>
     /// The request's session through the classic API. Throws <see cref="InvalidOperationException"/> when
     /// the request has no session: the endpoint is <see cref="SessionStateBehavior.Disabled"/>, the request
-    /// has no endpoint, or <c>UseLockedSession</c> did not run for it.
+    /// has no endpoint, <c>UseLockedSession</c> did not run for it, or it has already released the session (code
+    /// that runs after <c>UseLockedSession</c> returned, such as a middleware registered before it).
     /// </summary>
     /// <param name="context">The request.</param>
     public static IHttpSessionState GetSessionState(this HttpContext context)
@@ -17,7 +18,7 @@ public static class SessionStateHttpContextExtensions
         ArgumentNullException.ThrowIfNull(context);
         var feature = context.Features.Get<ILockedSessionFeature>()
             ?? throw new InvalidOperationException(
-                "This request has no session state: UseLockedSession() did not run for it. Add app.UseLockedSession() after app.UseRouting(); requests without an endpoint (static files, 404s) get no session.");
+                "This request has no session state: UseLockedSession() did not run for it, or it has already released the session (a middleware registered before UseLockedSession() runs after the release, when changes can no longer be saved). Add app.UseLockedSession() after app.UseRouting(); requests without an endpoint (static files, 404s) get no session.");
         return feature.Session
             ?? throw new InvalidOperationException(SessionStateMessages.Disabled);
     }

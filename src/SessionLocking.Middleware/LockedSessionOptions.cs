@@ -106,11 +106,20 @@ public sealed class LockedSessionOptions
 
     /// <summary>
     /// Largest response held in memory until the session is saved (4 MiB). A Required request over HTTP/1.0 (whose
-    /// response ends when the connection closes, so a failed write-back could not be told from success), and a request
+    /// response ends when the connection closes, so a failed write-back could not be told from success), a request
     /// that called <see cref="IHttpSessionState.RegenerateId"/> (whose new cookie may only reach the client once the
-    /// session moved), are held. Past the limit the write fails, the request fails with 500 and nothing is saved.
+    /// session moved), and a response that ends at its head (HEAD, 204, 304, <c>Content-Length: 0</c>) started before
+    /// the save, are held. Past the limit the write fails, the request fails with 500 and nothing is saved.
     /// </summary>
     public int MaxHeldResponseBytes { get; set; } = LockedSessionDefaults.MaxHeldResponseBytes;
+
+    /// <summary>
+    /// Largest amount of memory all held responses of this server may take together (256 MiB), so that many clients
+    /// that talk HTTP/1.0 and do not read cannot pin more. A write that would pass it fails, the request is answered
+    /// with 503 and nothing of it is saved (the client can retry; no change is ever saved for a response that could not
+    /// be delivered whole). A held response gives its memory back as the client reads it.
+    /// </summary>
+    public long MaxTotalHeldResponseBytes { get; set; } = LockedSessionDefaults.MaxTotalHeldResponseBytes;
 
     /// <summary>The System.Text.Json options used for session values.</summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.General);
