@@ -35,14 +35,7 @@ public sealed partial class RandomizedFaultTests
                     await context.Response.StartAsync();
                 }
 
-                await next(context);
-            }
-            catch (SessionLockLostException) when (!context.Response.HasStarted)
-            {
-                // The documented way for an application to surface a rejected (fenced) write-back.
-                context.Response.Clear();
-                context.Response.StatusCode = StatusCodes.Status409Conflict;
-                await context.Response.WriteAsync("The session lock was lost; the changes were not saved.");
+                await LockLostAs409.InvokeAsync(context, next);
             }
             finally
             {
