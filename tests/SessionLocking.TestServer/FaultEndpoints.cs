@@ -197,6 +197,19 @@ public static class FaultEndpoints
 
         // Read-only view: the counter, whether the session is new (lost), and whether a change that must never be
         // saved (poison: from a failed endpoint; bag: an unserializable value) was saved.
+        // A cart stored by a newer version of the application (it has a Coupon), read by an older version whose cart
+        // has none (ReadOnly or Required), then checked by the newer one: reading never writes, so the coupon stays.
+        app.MapPost("/faults/rand/schema/store", (HttpContext context, string coupon) =>
+        {
+            context.GetSessionState().Set("schema", new NewerCart { Items = ["a"], Coupon = coupon });
+            return Results.Ok();
+        });
+        app.MapGet("/faults/rand/schema/read", (HttpContext context) => Results.Ok(context.GetSessionState().Get<OlderCart>("schema")?.Items.Count))
+            .WithSessionState(SessionStateBehavior.ReadOnly);
+        app.MapPost("/faults/rand/schema/read-required", (HttpContext context) => Results.Ok(context.GetSessionState().Get<OlderCart>("schema")?.Items.Count));
+        app.MapGet("/faults/rand/schema/check", (HttpContext context) => Results.Ok(context.GetSessionState().Get<NewerCart>("schema")?.Coupon))
+            .WithSessionState(SessionStateBehavior.ReadOnly);
+
         app.MapGet("/faults/rand/state", (HttpContext context) =>
         {
             var session = context.GetSessionState();
@@ -207,4 +220,18 @@ public static class FaultEndpoints
     }
 
     public sealed record RandomizedStateView(int Counter, bool IsNew, bool Poison, bool Bag);
+
+    /// <summary>The cart of the older version of the application.</summary>
+    public sealed class OlderCart
+    {
+        public List<string> Items { get; set; } = [];
+    }
+
+    /// <summary>The cart of the newer version: one member more.</summary>
+    public sealed class NewerCart
+    {
+        public List<string> Items { get; set; } = [];
+
+        public string? Coupon { get; set; }
+    }
 }

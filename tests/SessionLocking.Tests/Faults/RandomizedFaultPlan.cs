@@ -48,6 +48,12 @@ internal enum FaultOpKind
 
     /// <summary>A request without a usable cookie that stores nothing (Required, ReadOnly, failing, unserializable, forged id).</summary>
     Anonymous,
+
+    /// <summary>
+    /// A value a newer version of the application stored (a member this version does not know), read by this version
+    /// only, ReadOnly (variant 0) or Required (variant 1): reading never writes, so the newer member must survive.
+    /// </summary>
+    ReadChangedSchema,
 }
 
 /// <summary>Where the client gives up.</summary>
@@ -69,6 +75,12 @@ internal enum FaultCancel
 
     /// <summary>The endpoint flushes its body first; the client leaves right after the response headers, during the write-back.</summary>
     WriteBack,
+
+    /// <summary>
+    /// Cancelled 0–3 ms after sending, timed to the microsecond (CancelMs holds microseconds): around the moment the
+    /// lock-taking store call answers, so that the cancellation races the store's completion.
+    /// </summary>
+    AcquireRace,
 }
 
 /// <param name="Index">Position in the plan.</param>
@@ -108,6 +120,7 @@ internal static class FaultPlan
         (FaultOpKind.ResponseStartedEarly, 1),
         (FaultOpKind.Disabled, 8),
         (FaultOpKind.Anonymous, 10),
+        (FaultOpKind.ReadChangedSchema, 4),
     ];
 
     /// <param name="skipped">Kinds left out of the plan (diagnosis only).</param>
@@ -148,6 +161,7 @@ internal static class FaultPlan
                 FaultOpKind.RegenerateIncrement or FaultOpKind.Abandon => WithCancel(i, slot, host, kind, random, allowWaiting: false),
                 FaultOpKind.BadValue or FaultOpKind.BadValueRegenerate => WithCancel(i, slot, host, kind, random, allowWaiting: false),
                 FaultOpKind.ResponseStartedEarly => new FaultOp(i, slot, host, kind, FaultCancel.None, 0, 0, 0, 0),
+                FaultOpKind.ReadChangedSchema => WithCancel(i, slot, host, kind, random, allowWaiting: false) with { Variant = random.Next(2) },
                 FaultOpKind.Disabled => new FaultOp(i, slot, host, kind, random.Next(5) == 0 ? FaultCancel.Acquire : FaultCancel.None, 0, random.Next(1, 6), 0, 0),
                 _ => new FaultOp(i, slot, host, kind, FaultCancel.None, 0, 0, 0, random.Next(AnonymousVariants)),
             };
@@ -172,7 +186,8 @@ internal static class FaultPlan
         {
             < 50 => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.None, random.Next(0, 16), 0, 0, random.Next(5) switch { 0 => 1, 1 => 2, _ => 0 }),
             < 58 => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.BeforeSend, random.Next(0, 16), 0, 0, 0),
-            < 70 => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.Acquire, random.Next(0, 16), random.Next(1, 13), 0, 0),
+            < 65 => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.Acquire, random.Next(0, 16), random.Next(1, 13), 0, 0),
+            < 70 => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.AcquireRace, random.Next(0, 4), random.Next(0, 3000), 0, 0),
             < 80 => Waiting(index, slot, host, FaultOpKind.Increment, random),
             < 90 => Endpoint(index, slot, host, FaultOpKind.Increment, random),
             _ => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.WriteBack, random.Next(0, 6), 0, 0, 0),

@@ -45,6 +45,9 @@ public sealed partial class RandomizedFaultTests
                 case FaultCancel.Acquire or FaultCancel.Waiting or FaultCancel.Endpoint:
                     limit.CancelAfter(cancelMs);
                     break;
+                case FaultCancel.AcquireRace:
+                    CancelAfterMicroseconds(limit, cancelMs);
+                    break;
             }
 
             var clock = Stopwatch.StartNew();
@@ -72,6 +75,28 @@ public sealed partial class RandomizedFaultTests
                 return new Reply(sent, status, cookie, counter, overlap, string.Empty, false, ex.GetType().Name, clock.Elapsed);
             }
         }
+
+        /// <summary>
+        /// Cancels at a microsecond offset (timers tick in milliseconds at best): a spin on a pool thread, so that the
+        /// cancellation lands anywhere around the store's answer, before, during or just after it.
+        /// </summary>
+        private static void CancelAfterMicroseconds(CancellationTokenSource source, int microseconds) => _ = Task.Run(() =>
+        {
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalMicroseconds < microseconds)
+            {
+                Thread.SpinWait(20);
+            }
+
+            try
+            {
+                source.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The request was over already.
+            }
+        });
 
         /// <summary>The session cookie of a response: its value, "" when it deletes the cookie, null when none.</summary>
         private static string? CookieOf(HttpResponseMessage response)

@@ -25,6 +25,7 @@ public sealed partial class RandomizedFaultTests
         public long Unknown;
         public long Sent;
         public bool Retired;
+        public bool SchemaStored;
         public readonly HashSet<int> Values = new();
         public readonly ConcurrentQueue<(TimeSpan At, string What)> History = new();
 

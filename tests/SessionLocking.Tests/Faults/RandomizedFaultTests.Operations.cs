@@ -112,6 +112,41 @@ public sealed partial class RandomizedFaultTests
                     Record("disabled", reply, ledger, op.ToString());
                     break;
                 }
+
+                case FaultOpKind.ReadChangedSchema:
+                    await ReadChangedSchemaAsync(ledger, op);
+                    break;
+            }
+        }
+
+        /// <summary>
+        /// A newer version stores a cart with a coupon; this version reads it with a cart type that has no coupon (ReadOnly
+        /// or Required, cancelled where the plan says); the newer version's next read must still find the coupon.
+        /// </summary>
+        private async Task ReadChangedSchemaAsync(Ledger ledger, FaultOp op)
+        {
+            var coupon = "C-" + ledger.Id[..8];
+            if (!ledger.SchemaStored)
+            {
+                var stored = await SendAsync(op.Host, HttpMethod.Post, $"/faults/rand/schema/store?coupon={coupon}", ledger.Id, FaultCancel.None, 0);
+                Record("schema: stored by the newer version", stored, ledger, op.ToString());
+                if (!stored.Is2xx)
+                {
+                    return;
+                }
+
+                ledger.SchemaStored = true;
+            }
+
+            var read = op.Variant == 0
+                ? await SendAsync(op.Host, HttpMethod.Get, "/faults/rand/schema/read", ledger.Id, op.Cancel, op.CancelMs)
+                : await SendAsync(op.Host, HttpMethod.Post, "/faults/rand/schema/read-required", ledger.Id, op.Cancel, op.CancelMs);
+            Record(op.Variant == 0 ? "schema: read-only read by the older version" : "schema: Required read by the older version", read, ledger, op.ToString());
+            var check = await SendAsync((op.Host + 1) % Hosts.Length, HttpMethod.Get, "/faults/rand/schema/check", ledger.Id, FaultCancel.None, 0);
+            Record("schema: checked by the newer version", check, ledger, op.ToString());
+            if (check.Is2xx && check.Body != $"\"{coupon}\"")
+            {
+                Violate("reading never writes", ledger.Name, $"after the older version read the cart ({read}), the newer version found coupon {check.Body}, not \"{coupon}\" ({op})");
             }
         }
 
