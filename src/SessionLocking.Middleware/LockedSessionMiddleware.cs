@@ -21,7 +21,8 @@ internal sealed class LockedSessionMiddleware
 
     private readonly RequestDelegate _next;
     private readonly LockedSessionOptions _options;
-    private readonly SessionLocks _locks;
+    private readonly SessionLockCoordinator _locks;
+    private readonly InstrumentedSessionStateStore _store;
     private readonly ISessionItemFormat _format;
     private readonly ILogger _logger;
     private readonly SessionCookie _cookie;
@@ -29,7 +30,8 @@ internal sealed class LockedSessionMiddleware
     public LockedSessionMiddleware(
         RequestDelegate next,
         IOptions<LockedSessionOptions> options,
-        SessionLocks locks,
+        SessionLockCoordinator locks,
+        InstrumentedSessionStateStore store,
         ISessionItemFormat format,
         ILogger<LockedSessionMiddleware> logger,
         SessionCookie cookie)
@@ -37,6 +39,7 @@ internal sealed class LockedSessionMiddleware
         _next = next;
         _options = options.Value;
         _locks = locks;
+        _store = store;
         _format = format;
         _logger = logger;
         _cookie = cookie;
@@ -72,7 +75,8 @@ internal sealed class LockedSessionMiddleware
             await RunEndpointAsync(context, session);
             response.ThrowIfTooLarge();
             var plan = GetReleasePlan(session);
-            await sessionLock.CarryOutAsync(plan);
+            await using var newIdLock = await TakeNewIdAsync(plan);
+            await sessionLock.CarryOutAsync(plan, newIdLock);
             LogStored(session, plan);
         }
         catch
@@ -96,7 +100,7 @@ internal sealed class LockedSessionMiddleware
             sessionLock.SessionId,
             sessionLock.StoreResult.Data,
             behavior == SessionStateBehavior.ReadOnly,
-            _locks.Store.Mode,
+            _store.Mode,
             _format,
             _options,
             () => context.Response.HasStarted)
@@ -233,6 +237,15 @@ internal sealed class LockedSessionMiddleware
             : _locks.NewReadOnly(SessionIds.Create());
     }
 
+    /// <summary>
+    /// A plan that moves the session to a new id needs that id's lock first (not the request's token: the endpoint has
+    /// run, its changes must be saved even if the client has gone); the old lock's owner carries out the move.
+    /// </summary>
+    private async ValueTask<SessionLock?> TakeNewIdAsync(ReleasePlan plan) =>
+        plan.NewSessionId is { } newId
+            ? await _locks.AcquireAsync(newId, SessionStateBehavior.Required, createIfMissing: true, CancellationToken.None)
+            : null;
+
     private ReleasePlan GetReleasePlan(LockedSession session)
     {
         try
@@ -290,7 +303,7 @@ internal sealed class LockedSessionMiddleware
     {
         try
         {
-            await _locks.Store.KeepAliveAsync(sessionId, CancellationToken.None);
+            await _store.KeepAliveAsync(sessionId, CancellationToken.None);
         }
         catch (StoreCircuitOpenException)
         {

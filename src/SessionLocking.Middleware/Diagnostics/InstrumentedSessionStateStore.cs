@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using SessionLocking.Locking;
 
 namespace SessionLocking.Diagnostics;
@@ -16,12 +18,12 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
     private readonly SessionLockingMetrics _metrics;
     private readonly StoreCircuit _circuit;
 
-    public InstrumentedSessionStateStore(ISessionStateStore store, TimeProvider time, SessionLockingMetrics metrics, StoreCircuit circuit)
+    public InstrumentedSessionStateStore(ISessionStateStore store, IOptions<LockedSessionOptions> options, TimeProvider time, ILoggerFactory loggers, SessionLockingMetrics metrics)
     {
         Inner = store;
         _time = time;
         _metrics = metrics;
-        _circuit = circuit;
+        _circuit = new StoreCircuit(options, time, loggers.CreateLogger<StoreCircuit>());
     }
 
     /// <summary>The application's store.</summary>

@@ -19,7 +19,7 @@ internal sealed class AbandonedLockReleaser
     private readonly SessionLockingMetrics _metrics;
     private int _watched;
 
-    public AbandonedLockReleaser(InstrumentedSessionStateStore store, ILogger<AbandonedLockReleaser> logger, SessionLockingMetrics metrics)
+    public AbandonedLockReleaser(InstrumentedSessionStateStore store, ILogger logger, SessionLockingMetrics metrics)
     {
         _store = store;
         _logger = logger;
