@@ -163,7 +163,7 @@ internal sealed class LockedSessionMiddleware
     /// <summary>Takes the lock (Required) or waits for writers and loads (ReadOnly); answers the request itself and returns null when it cannot.</summary>
     private async Task<SessionLock?> AcquireOrAnswerAsync(HttpContext context, SessionStateBehavior behavior, string? cookieId)
     {
-        var activity = SessionLockingActivities.Start("sessionlocking.acquire", behavior, cookieId ?? "new");
+        var activity = SessionLockingActivities.Start(SessionLockingTelemetry.AcquireActivity, behavior, cookieId ?? "new");
         SessionLock sessionLock;
         try
         {

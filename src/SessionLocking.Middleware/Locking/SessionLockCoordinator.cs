@@ -52,8 +52,8 @@ internal sealed class SessionLockCoordinator
     /// <summary>
     /// Takes the exclusive lock (<see cref="SessionStateBehavior.Required"/>) or waits until no writer holds it and loads
     /// (<see cref="SessionStateBehavior.ReadOnly"/>); returns the lock's owner, which the caller disposes. Store
-    /// failures and cancellation are thrown; a lock the store took for an acquisition that throws is released (the one
-    /// place that guarantees it).
+    /// failures and cancellation are thrown; a lock a store call took for an acquisition that throws is released
+    /// (<see cref="AbandonedLockReleaser"/> for the call, the owner from the moment it is made).
     /// </summary>
     public async ValueTask<SessionLock> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, CancellationToken cancellationToken)
     {
@@ -77,7 +77,7 @@ internal sealed class SessionLockCoordinator
                 var result = await AskStoreAsync(waiter, cancellationToken).ConfigureAwait(false);
                 if (result.Status != SessionStoreStatus.Locked)
                 {
-                    return Grant(waiter, result, TimeSpan.Zero, afterWait: false);
+                    return await GrantAsync(waiter, result, TimeSpan.Zero, afterWait: false).ConfigureAwait(false);
                 }
 
                 lock (waiter.Queue.Sync)
@@ -95,14 +95,6 @@ internal sealed class SessionLockCoordinator
             }
 
             return await WaitAsync(waiter, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (waiter.Take is not null)
-        {
-            // The lock-taking call's answer never reached an owner: the client left (while the call was on its way,
-            // or just as it answered), or something failed after the store answered. Whatever the store took is released.
-            var clientLeft = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
-            _abandoned.TakeOver(sessionId, waiter.Take, clientLeft, () => _queues.ReleasedElsewhere(sessionId));
-            throw;
         }
         finally
         {
@@ -135,7 +127,7 @@ internal sealed class SessionLockCoordinator
                     var result = await AskStoreAsync(waiter, cancellationToken).ConfigureAwait(false);
                     if (result.Status != SessionStoreStatus.Locked)
                     {
-                        return Grant(waiter, result, _time.GetElapsedTime(waiter.Started), afterWait: true);
+                        return await GrantAsync(waiter, result, _time.GetElapsedTime(waiter.Started), afterWait: true).ConfigureAwait(false);
                     }
 
                     waiter.Answered(_policy, _time.GetTimestamp(), result.LockAge);
@@ -172,8 +164,8 @@ internal sealed class SessionLockCoordinator
     {
         for (var attempt = 0; ; attempt++)
         {
-            var result = waiter.Take is { } take
-                ? await TakeAsync(waiter.SessionId, take, waiter.CreateIfMissing, cancellationToken).ConfigureAwait(false)
+            var result = waiter.Exclusive
+                ? await _abandoned.TakeAsync(waiter.SessionId, _options.ExecutionTimeout, waiter.CreateIfMissing, () => _queues.ReleasedElsewhere(waiter.SessionId), cancellationToken).ConfigureAwait(false)
                 : await _tools.Store.GetSharedAsync(waiter.SessionId, cancellationToken).ConfigureAwait(false);
             if (result.Status != SessionStoreStatus.Locked || result.LockAge < _options.ExecutionTimeout || attempt > 0)
             {
@@ -188,39 +180,25 @@ internal sealed class SessionLockCoordinator
         }
     }
 
-    /// <summary>
-    /// The exclusive get, which may take a lock. The request's token goes to the store (a store that gives up on a call
-    /// leaves no lock: the store contract); its answer is recorded on <paramref name="take"/>. The caller also stops
-    /// waiting when the client leaves; <see cref="AcquireAsync"/> then hands the take to <see cref="AbandonedLockReleaser"/>,
-    /// which releases what the call took, whenever it answers.
-    /// </summary>
-    private async ValueTask<SessionStoreResult> TakeAsync(string sessionId, LockTake take, bool createIfMissing, CancellationToken cancellationToken)
+    /// <summary>The store gave the request what it asked for: the owner is made first, so that nothing after it can strand the lock.</summary>
+    private async ValueTask<SessionLock> GrantAsync(Waiter waiter, SessionStoreResult result, TimeSpan waited, bool afterWait)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        take.Begin();
-        var call = _tools.Store.GetExclusiveAsync(sessionId, _options.ExecutionTimeout, createIfMissing, take, cancellationToken);
-        if (call.IsCompleted)
+        var owner = new SessionLock(waiter.SessionId, AcquireStatus.Acquired, result, waited, _queues.Grant(waiter, _time.GetTimestamp()), _tools);
+        try
         {
-            return await call.ConfigureAwait(false);
+            _tools.Metrics.LockAcquired(waiter.Behavior, waited);
+            if (afterWait)
+            {
+                Log.LockAcquiredAfterWait(_logger, waiter.Key, waiter.Behavior, waited.TotalMilliseconds);
+            }
+        }
+        catch
+        {
+            await owner.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
 
-        var pending = call.AsTask();
-        take.Sent(pending);
-        return await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>The store gave the request what it asked for: the owner is made, and from here on it ends the lock.</summary>
-    private SessionLock Grant(Waiter waiter, SessionStoreResult result, TimeSpan waited, bool afterWait)
-    {
-        // Telemetry first: if it throws, nothing is granted here yet and the lock goes to the releaser.
-        _tools.Metrics.LockAcquired(waiter.Behavior, waited);
-        if (afterWait)
-        {
-            Log.LockAcquiredAfterWait(_logger, waiter.Key, waiter.Behavior, waited.TotalMilliseconds);
-        }
-
-        var hold = _queues.Grant(waiter, _time.GetTimestamp());
-        return new SessionLock(waiter.SessionId, AcquireStatus.Acquired, result, waited, hold, _tools);
+        return owner;
     }
 
     private SessionLock TimedOut(Waiter waiter, TimeSpan elapsed)

@@ -18,7 +18,6 @@ internal sealed class Waiter
         SessionId = sessionId;
         Behavior = behavior;
         CreateIfMissing = createIfMissing;
-        Take = Exclusive ? new LockTake() : null;
     }
 
     public SessionWaitQueue Queue { get; }
@@ -32,9 +31,6 @@ internal sealed class Waiter
     public bool Exclusive => Behavior == SessionStateBehavior.Required;
 
     public bool CreateIfMissing { get; }
-
-    /// <summary>The lock-taking store call of an exclusive request; null for a reader, which takes nothing.</summary>
-    public LockTake? Take { get; }
 
     public LinkedListNode<Waiter>? Node { get; set; }
 
