@@ -17,13 +17,15 @@ internal sealed class AbandonedLockReleaser
     public const int MaxWatched = 1000;
 
     private readonly InstrumentedSessionStateStore _store;
+    private readonly SessionQueues _queues;
     private readonly ILogger _logger;
     private readonly SessionLockingMetrics _metrics;
     private int _watched;
 
-    public AbandonedLockReleaser(InstrumentedSessionStateStore store, ILogger logger, SessionLockingMetrics metrics)
+    public AbandonedLockReleaser(InstrumentedSessionStateStore store, SessionQueues queues, ILogger logger, SessionLockingMetrics metrics)
     {
         _store = store;
+        _queues = queues;
         _logger = logger;
         _metrics = metrics;
     }
@@ -34,9 +36,9 @@ internal sealed class AbandonedLockReleaser
     /// <summary>
     /// The exclusive get, which may take a lock; its answer is recorded on a <see cref="LockTake"/> before anything else
     /// runs. When it throws (the client left, the store failed, telemetry failed after the answer), whatever it took is
-    /// released; <paramref name="released"/> then lets this server's waiters go.
+    /// released, and then this server's next waiter for the session may go.
     /// </summary>
-    public async ValueTask<SessionStoreResult> TakeAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, Action released, CancellationToken cancellationToken)
+    public async ValueTask<SessionStoreResult> TakeAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var take = new LockTake();
@@ -55,17 +57,16 @@ internal sealed class AbandonedLockReleaser
         }
         catch (Exception ex)
         {
-            TakeOver(sessionId, take, clientLeft: ex is OperationCanceledException && cancellationToken.IsCancellationRequested, released);
+            TakeOver(sessionId, take, clientLeft: ex is OperationCanceledException && cancellationToken.IsCancellationRequested);
             throw;
         }
     }
 
     /// <summary>
     /// Takes over <paramref name="take"/>, whose acquisition ended without handing its answer to an owner;
-    /// <paramref name="clientLeft"/> says why (for the log); <paramref name="released"/> runs after a lock it took was
-    /// released, so that this server's waiters can go.
+    /// <paramref name="clientLeft"/> says why (for the log). Once a lock it took is released, this server's waiters can go.
     /// </summary>
-    private void TakeOver(string sessionId, LockTake take, bool clientLeft, Action released)
+    private void TakeOver(string sessionId, LockTake take, bool clientLeft)
     {
         if (take.InFlight is null && !take.TookLock)
         {
@@ -79,10 +80,10 @@ internal sealed class AbandonedLockReleaser
             return;
         }
 
-        _ = ReleaseWhenAnsweredAsync(sessionId, take, clientLeft, released);
+        _ = ReleaseWhenAnsweredAsync(sessionId, take, clientLeft);
     }
 
-    private async Task ReleaseWhenAnsweredAsync(string sessionId, LockTake take, bool clientLeft, Action released)
+    private async Task ReleaseWhenAnsweredAsync(string sessionId, LockTake take, bool clientLeft)
     {
         try
         {
@@ -114,7 +115,7 @@ internal sealed class AbandonedLockReleaser
             }
 
             _metrics.AbandonedLockReleased();
-            released();
+            _queues.ReleasedElsewhere(sessionId);
         }
         catch (Exception ex)
         {

@@ -36,7 +36,7 @@ internal sealed class SessionLockCoordinator
         _policy = LockWaitPolicy.Create(_options, time);
         var subscriptions = new ReleaseSubscriptions(_policy.WakesOnRelease ? notifications : null, loggers.CreateLogger<ReleaseSubscriptions>());
         _queues = new SessionQueues(subscriptions, _policy.WakesOnRelease);
-        _abandoned = new AbandonedLockReleaser(store, loggers.CreateLogger<AbandonedLockReleaser>(), metrics);
+        _abandoned = new AbandonedLockReleaser(store, _queues, loggers.CreateLogger<AbandonedLockReleaser>(), metrics);
         _tools = new LockTools(store, loggers.CreateLogger<SessionLock>(), metrics);
     }
 
@@ -118,12 +118,8 @@ internal sealed class SessionLockCoordinator
                 var signal = waiter.Look(_policy, _time);
                 if (waiter.AsksNow)
                 {
-                    if (waiter.Queue.Subscription is { } subscription)
-                    {
-                        // Listen before asking, so a release between the answer and the wait is not missed.
-                        await subscription.ConfigureAwait(false);
-                    }
-
+                    // Listen before asking, so a release between the answer and the wait is not missed.
+                    await waiter.Queue.Listening.ConfigureAwait(false);
                     var result = await AskStoreAsync(waiter, cancellationToken).ConfigureAwait(false);
                     if (result.Status != SessionStoreStatus.Locked)
                     {
@@ -149,10 +145,7 @@ internal sealed class SessionLockCoordinator
         }
         finally
         {
-            lock (waiter.Queue.Sync)
-            {
-                waiter.Queue.Leave(waiter);
-            }
+            waiter.LeaveQueue();
         }
     }
 
@@ -165,7 +158,7 @@ internal sealed class SessionLockCoordinator
         for (var attempt = 0; ; attempt++)
         {
             var result = waiter.Exclusive
-                ? await _abandoned.TakeAsync(waiter.SessionId, _options.ExecutionTimeout, waiter.CreateIfMissing, () => _queues.ReleasedElsewhere(waiter.SessionId), cancellationToken).ConfigureAwait(false)
+                ? await _abandoned.TakeAsync(waiter.SessionId, _options.ExecutionTimeout, waiter.CreateIfMissing, cancellationToken).ConfigureAwait(false)
                 : await _tools.Store.GetSharedAsync(waiter.SessionId, cancellationToken).ConfigureAwait(false);
             if (result.Status != SessionStoreStatus.Locked || result.LockAge < _options.ExecutionTimeout || attempt > 0)
             {

@@ -27,6 +27,9 @@ internal sealed class SessionWaitQueue
     /// <summary>The store subscription for releases of this session, made once while the queue lives.</summary>
     public Task<IAsyncDisposable?>? Subscription { get; set; }
 
+    /// <summary>Completes once this server listens for the session's releases (at once when it does not listen).</summary>
+    public Task Listening => Subscription ?? Task.CompletedTask;
+
     public void Enqueue(Waiter waiter) => waiter.Node = Waiters.AddLast(waiter);
 
     public bool IsHead(Waiter waiter) => waiter.Node is not null && Waiters.First == waiter.Node;

@@ -142,6 +142,15 @@ internal sealed class Waiter
         Woken = first == signal;
     }
 
+    /// <summary>Leaves the queue (if still in it); when this was the head, the next waiter is woken to take its turn.</summary>
+    public void LeaveQueue()
+    {
+        lock (Queue.Sync)
+        {
+            Queue.Leave(this);
+        }
+    }
+
     /// <summary>Call under the queue's lock.</summary>
     public void Wake() => _signal.TrySetResult();
 }
