@@ -41,8 +41,7 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddSingleton<ISessionStateStore>(static sp => sp.GetRequiredService<ConfiguredStore>().Store);
         services.TryAddSingleton(static sp => sp.GetRequiredService<ConfiguredStore>().Notifications!);
         services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();
-        services.TryAddSingleton<SessionValueCodec>();
-        services.TryAddSingleton<ISessionItemFormat>(static sp => sp.GetRequiredService<SessionValueCodec>());
+        services.TryAddSingleton<ISessionItemFormat, SessionValueCodec>();
 
         // The locking itself: the meter, the store as the middleware sees it (timed, traced, behind the circuit
         // breaker) and the coordinator, which makes the queues, the wait policy and the lock owners it hands back.
