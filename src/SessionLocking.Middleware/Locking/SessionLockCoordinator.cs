@@ -19,6 +19,7 @@ internal sealed class SessionLockCoordinator
     private readonly AbandonedLockReleaser _abandoned;
     private readonly LockTools _tools;
     private readonly LockedSessionOptions _options;
+    private readonly TimeSpan _waitLimit;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
@@ -31,6 +32,7 @@ internal sealed class SessionLockCoordinator
         ISessionReleaseNotifications? notifications = null)
     {
         _options = options.Value;
+        _waitLimit = _options.LockWaitTimeout ?? _options.ExecutionTimeout;
         _time = time;
         _logger = loggers.CreateLogger<SessionLockCoordinator>();
         _policy = LockWaitPolicy.Create(_options, time);
@@ -105,10 +107,12 @@ internal sealed class SessionLockCoordinator
         }
     }
 
-    /// <summary>The wait: look at the queue; the head asks the store when it is its turn; then sleep until a signal or the next ask.</summary>
+    /// <summary>
+    /// The wait: look at the queue; the head asks the store when it is its turn (listening for releases first, so that
+    /// one between the answer and the sleep is not missed); then sleep until a signal or the next ask.
+    /// </summary>
     private async ValueTask<SessionLock> WaitAsync(Waiter waiter, CancellationToken cancellationToken)
     {
-        var waitLimit = _options.LockWaitTimeout ?? _options.ExecutionTimeout;
         Log.LockWaitStarted(_logger, waiter.Key, waiter.Behavior);
         waiter.StartWaiting(_policy, _time.GetTimestamp());
         try
@@ -118,7 +122,6 @@ internal sealed class SessionLockCoordinator
                 var signal = waiter.Look(_policy, _time);
                 if (waiter.AsksNow)
                 {
-                    // Listen before asking, so a release between the answer and the wait is not missed.
                     await waiter.Queue.Listening.ConfigureAwait(false);
                     var result = await AskStoreAsync(waiter, cancellationToken).ConfigureAwait(false);
                     if (result.Status != SessionStoreStatus.Locked)
@@ -130,12 +133,12 @@ internal sealed class SessionLockCoordinator
                 }
 
                 var elapsed = _time.GetElapsedTime(waiter.Started);
-                if (elapsed >= waitLimit)
+                if (elapsed >= _waitLimit)
                 {
                     return TimedOut(waiter, elapsed);
                 }
 
-                await waiter.SleepAsync(signal, waitLimit - elapsed, _time, cancellationToken).ConfigureAwait(false);
+                await waiter.SleepAsync(signal, _waitLimit - elapsed, _time, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
