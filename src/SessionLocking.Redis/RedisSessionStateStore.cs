@@ -678,9 +678,11 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
         Task<RedisResult> waiting;
         try
         {
+#pragma warning disable CS0618 // StackExchange.Redis 3.x prefers a constructor with CommandFlags, which the 2.x floor lacks.
             waiting = primary is null
                 ? Task.FromException<RedisResult>(new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No primary serves the session's keys."))
                 : primary.ExecuteAsync("WAIT", _minReplicas, (long)Math.Ceiling(_replicaAckTimeout.TotalMilliseconds));
+#pragma warning restore CS0618
         }
         catch (Exception ex)
         {
@@ -878,8 +880,8 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     /// <summary>
     /// On the first connection, warns when Redis may evict keys (any maxmemory-policy but noeviction): a lock evicted
-    /// while held lets a second writer in (fencing then rejects the first one's write-back). A refused CONFIG
-    /// (renamed or disabled, as on many managed services) is ignored.
+    /// while held lets a second writer in (fencing then rejects the first one's write-back). When the policy cannot
+    /// be read, one line says the check was skipped.
     /// </summary>
     private void CheckEvictionPolicyOnce(IDatabase database)
     {
@@ -891,21 +893,14 @@ internal sealed class RedisSessionStateStore : ISessionStateStore, ISessionRelea
 
     private async Task CheckEvictionPolicyAsync(IDatabase database)
     {
-        try
+        var (policy, unknown) = await RedisEvictionPolicy.ReadAsync(database, _connection).ConfigureAwait(false);
+        if (policy is null)
         {
-            var reply = await _connection.WithTimeout(
-                database.ExecuteAsync("CONFIG", new List<object> { "GET", "maxmemory-policy" }, ToPrimary),
-                "eviction check",
-                CancellationToken.None).ConfigureAwait(false);
-            var pair = (RedisResult[])reply!;
-            if (pair.Length >= 2 && (string?)pair[1] is { } policy && !string.Equals(policy, "noeviction", StringComparison.OrdinalIgnoreCase))
-            {
-                RedisStoreLog.EvictionPolicyMayEvictLocks(_logger, policy);
-            }
+            RedisStoreLog.EvictionPolicyUnknown(_logger, unknown!);
         }
-        catch (Exception ex)
+        else if (!string.Equals(policy, "noeviction", StringComparison.OrdinalIgnoreCase))
         {
-            RedisStoreLog.EvictionPolicyUnknown(_logger, ex);
+            RedisStoreLog.EvictionPolicyMayEvictLocks(_logger, policy);
         }
     }
 

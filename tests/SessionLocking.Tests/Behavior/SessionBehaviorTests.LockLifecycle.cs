@@ -39,18 +39,7 @@ public abstract partial class SessionBehaviorTests
                 o.PollInterval = TimeSpan.FromMilliseconds(100);
                 o.LockWaitTimeout = TimeSpan.FromSeconds(20);
             },
-            beforeSession: app => app.Use(async (context, next) =>
-            {
-                try
-                {
-                    await next(context);
-                }
-                catch (SessionLockLostException) when (!context.Response.HasStarted)
-                {
-                    context.Response.Clear();
-                    context.Response.StatusCode = StatusCodes.Status409Conflict;
-                }
-            }));
+            beforeSession: app => app.Use(LockLostAs409.InvokeAsync));
         using var client = host.CreateClient();
         (await client.PostAsync("/set?key=a&value=first")).Dispose();
         var oldId = client.SessionId!;

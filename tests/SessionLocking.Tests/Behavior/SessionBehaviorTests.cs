@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using SessionLocking.Locking;
 using SessionLocking.Tests.Infrastructure;
 using SessionLocking.TestServer;
+using Xunit.Abstractions;
 
 namespace SessionLocking.Tests.Behavior;
 
@@ -12,8 +13,11 @@ namespace SessionLocking.Tests.Behavior;
 /// The classic rules (SPEC §1–§6), observed through real Kestrel and HTTP. One suite, run once per store:
 /// each store's subclass says how to register it.
 /// </summary>
-public abstract partial class SessionBehaviorTests
+public abstract partial class SessionBehaviorTests(ITestOutputHelper output)
 {
+    /// <summary>The test's output, for numbers worth reading when a run passes.</summary>
+    protected ITestOutputHelper Output => output;
+
     /// <summary>Registers the store under test (nothing: the in-memory default).</summary>
     protected abstract void ConfigureStore(ILockedSessionBuilder builder);
 
@@ -562,7 +566,7 @@ public abstract partial class SessionBehaviorTests
 }
 
 /// <summary>The behaviour suite on the in-memory store (classic InProc).</summary>
-public sealed class InMemorySessionBehaviorTests : SessionBehaviorTests
+public sealed class InMemorySessionBehaviorTests(ITestOutputHelper output) : SessionBehaviorTests(output)
 {
     protected override void ConfigureStore(ILockedSessionBuilder builder)
     {

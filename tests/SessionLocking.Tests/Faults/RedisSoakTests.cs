@@ -157,20 +157,7 @@ public sealed class RedisSoakTests(ITestOutputHelper output)
             operationTimeout: TimeSpan.FromSeconds(2),
             tracker: tracker,
             minimumLogLevel: LogLevel.None, // the captured log lives in this process: keep a minute of log events out of the heap figures
-            beforeSession: app => app.Use(async (context, next) =>
-            {
-                // The application surfaces a lost lock (documented: SessionLockLostException) as 409.
-                try
-                {
-                    await next(context);
-                }
-                catch (SessionLockLostException) when (!context.Response.HasStarted)
-                {
-                    context.Response.Clear();
-                    context.Response.StatusCode = StatusCodes.Status409Conflict;
-                    await context.Response.WriteAsync("The session lock was lost; the changes were not saved.");
-                }
-            }));
+            beforeSession: app => app.Use(LockLostAs409.InvokeAsync)); // the application surfaces a lost lock as 409
 
     private static long FullCollection()
     {

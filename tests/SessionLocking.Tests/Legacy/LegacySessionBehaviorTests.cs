@@ -2,11 +2,12 @@ using Microsoft.Extensions.DependencyInjection;
 using SessionLocking.Tests.Behavior;
 using SessionLocking.Tests.Infrastructure;
 using SessionLocking.Tests.Redis;
+using Xunit.Abstractions;
 
 namespace SessionLocking.Tests.Legacy;
 
 /// <summary>The whole behaviour suite on the store that shares RedisSessionStateProvider's sessions, in one format.</summary>
-public abstract class LegacySessionBehaviorTests(RedisFixture redis, RedisSessionStateProviderFormat format) : SessionBehaviorTests
+public abstract class LegacySessionBehaviorTests(RedisFixture redis, RedisSessionStateProviderFormat format, ITestOutputHelper output) : SessionBehaviorTests(output)
 {
     private readonly string _application = $"behavior-{format}-{Guid.NewGuid().ToString("N")[..8]}";
 
@@ -18,12 +19,12 @@ public abstract class LegacySessionBehaviorTests(RedisFixture redis, RedisSessio
 }
 
 /// <summary>The behaviour suite on RedisSessionStateProvider 5's sessions (one binary collection per session).</summary>
-public sealed class LegacyV5SessionBehaviorTests(RedisFixture redis)
-    : LegacySessionBehaviorTests(redis, RedisSessionStateProviderFormat.V5), IClassFixture<RedisFixture>;
+public sealed class LegacyV5SessionBehaviorTests(RedisFixture redis, ITestOutputHelper output)
+    : LegacySessionBehaviorTests(redis, RedisSessionStateProviderFormat.V5, output), IClassFixture<RedisFixture>;
 
 /// <summary>The behaviour suite on RedisSessionStateProvider 4's sessions (a hash per session, partial writes).</summary>
-public sealed class LegacyV4SessionBehaviorTests(RedisFixture redis)
-    : LegacySessionBehaviorTests(redis, RedisSessionStateProviderFormat.V4), IClassFixture<RedisFixture>;
+public sealed class LegacyV4SessionBehaviorTests(RedisFixture redis, ITestOutputHelper output)
+    : LegacySessionBehaviorTests(redis, RedisSessionStateProviderFormat.V4, output), IClassFixture<RedisFixture>;
 
 internal static class LegacyKeys
 {

@@ -1,86 +1,67 @@
 using Microsoft.Extensions.DependencyInjection;
 using SessionLocking.Tests.Behavior;
 using SessionLocking.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace SessionLocking.Tests.Redis;
 
-/// <summary>The whole behaviour suite on the Redis store (one suite, two stores), on a redis-server of its own.</summary>
-public sealed class RedisSessionBehaviorTests : SessionBehaviorTests, IClassFixture<RedisFixture>
+/// <summary>
+/// The whole behaviour suite on the Redis store over one deployment (one suite, every store): each test under a key
+/// prefix of its own, since the tests of a class share its servers.
+/// </summary>
+public abstract partial class RedisStoreBehaviorTests<TDeployment>(TDeployment deployment, string prefixStem, ITestOutputHelper output)
+    : SessionBehaviorTests(output), IClassFixture<TDeployment>
+    where TDeployment : class, IRedisDeployment
 {
-    private readonly string _prefix = "behavior-" + Guid.NewGuid().ToString("N")[..8]; // per test: tests of the class share the server
-    private readonly RedisFixture _redis;
+    /// <summary>The key prefix of this test.</summary>
+    protected string Prefix { get; } = prefixStem + "-" + Guid.NewGuid().ToString("N")[..8];
 
-    public RedisSessionBehaviorTests(RedisFixture redis) => _redis = redis;
+    /// <summary>The servers the store runs on.</summary>
+    protected TDeployment Deployment => deployment;
+
+    /// <summary>The store's operation timeout when a test needs more than the default (under heavy load).</summary>
+    private TimeSpan? _operationTimeout;
 
     protected override void ConfigureStore(ILockedSessionBuilder builder) =>
         builder.AddRedisStore(options =>
         {
-            options.Configuration = _redis.Configuration;
-            options.KeyPrefix = _prefix;
+            options.Configuration = deployment.Configuration;
+            options.KeyPrefix = Prefix;
+            if (_operationTimeout is { } timeout)
+            {
+                options.OperationTimeout = timeout;
+            }
         });
 
     protected override Task<IReadOnlyCollection<string>> StoredSessionIdsAsync(TestHost host) =>
-        RedisKeysOf.SessionIdsAsync([_redis.Server], _prefix);
+        RedisKeysOf.SessionIdsAsync(deployment.Servers, Prefix);
+}
+
+/// <summary>The whole behaviour suite on the Redis store, on a redis-server of its own.</summary>
+public sealed class RedisSessionBehaviorTests(RedisFixture redis, ITestOutputHelper output)
+    : RedisStoreBehaviorTests<RedisFixture>(redis, "behavior", output)
+{
+    [Fact]
+    public Task A_corrupted_session_timeout_in_redis_fails_with_503_once_leaves_no_lock_and_the_next_request_starts_afresh() =>
+        CorruptedSessionTimeoutFailsOnceAndTheNextRequestStartsAfreshAsync();
 }
 
 /// <summary>The whole behaviour suite on a local three-master Redis Cluster.</summary>
-public sealed class RedisClusterSessionBehaviorTests : SessionBehaviorTests, IClassFixture<RedisClusterFixture>
+public sealed class RedisClusterSessionBehaviorTests(RedisClusterFixture cluster, ITestOutputHelper output)
+    : RedisStoreBehaviorTests<RedisClusterFixture>(cluster, "cluster", output)
 {
-    private readonly string _prefix = "cluster-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly RedisClusterFixture _cluster;
-
-    public RedisClusterSessionBehaviorTests(RedisClusterFixture cluster) => _cluster = cluster;
-
-    protected override void ConfigureStore(ILockedSessionBuilder builder) =>
-        builder.AddRedisStore(options =>
-        {
-            options.Configuration = _cluster.Configuration;
-            options.KeyPrefix = _prefix;
-        });
-
-    protected override Task<IReadOnlyCollection<string>> StoredSessionIdsAsync(TestHost host) =>
-        RedisKeysOf.SessionIdsAsync(_cluster.Nodes, _prefix);
+    [Fact]
+    public Task A_corrupted_session_timeout_in_redis_fails_with_503_once_leaves_no_lock_and_the_next_request_starts_afresh() =>
+        CorruptedSessionTimeoutFailsOnceAndTheNextRequestStartsAfreshAsync();
 }
 
 /// <summary>
 /// The whole behaviour suite on the Redis store over Microsoft Garnet (a RESP server: Lua scripts run as transactions),
 /// on a server of its own. docs/redis-protocol.md says what Garnet supports.
 /// </summary>
-public sealed class GarnetSessionBehaviorTests : SessionBehaviorTests, IClassFixture<GarnetFixture>
+public sealed class GarnetSessionBehaviorTests(GarnetFixture garnet, ITestOutputHelper output)
+    : RedisStoreBehaviorTests<GarnetFixture>(garnet, "garnet", output)
 {
-    private readonly string _prefix = "garnet-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly GarnetFixture _garnet;
-
-    public GarnetSessionBehaviorTests(GarnetFixture garnet) => _garnet = garnet;
-
-    protected override void ConfigureStore(ILockedSessionBuilder builder) =>
-        builder.AddRedisStore(options =>
-        {
-            options.Configuration = _garnet.Configuration;
-            options.KeyPrefix = _prefix;
-        });
-
-    protected override Task<IReadOnlyCollection<string>> StoredSessionIdsAsync(TestHost host) =>
-        RedisKeysOf.SessionIdsAsync([_garnet.Server], _prefix);
-}
-
-internal static class RedisKeysOf
-{
-    /// <summary>The session ids of every key under <c>{prefix:</c> on the given servers (all nodes of a cluster).</summary>
-    public static async Task<IReadOnlyCollection<string>> SessionIdsAsync(IEnumerable<RedisServer> servers, string prefix)
-    {
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        var start = "{" + prefix + ":";
-        foreach (var server in servers)
-        {
-            using var client = await server.ConnectAsync();
-            foreach (var key in await client.KeysAsync(start + "*"))
-            {
-                var end = key.IndexOf('}', start.Length);
-                ids.Add(end < 0 ? key : key[start.Length..end]);
-            }
-        }
-
-        return ids;
-    }
+    /// <summary>Garnet has no MONITOR: the forged-cookie run checks the keys it leaves, not every command.</summary>
+    protected override bool CanMonitor => false;
 }

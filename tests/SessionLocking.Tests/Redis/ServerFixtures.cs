@@ -22,18 +22,32 @@ public abstract class ServerFixture<TServer>(Func<Task<TServer>> start) : IAsync
     }
 }
 
+/// <summary>What a test of the Redis store needs of a fixture: how the store connects, and every server to inspect.</summary>
+public interface IRedisDeployment
+{
+    /// <summary>The StackExchange.Redis configuration string of the deployment.</summary>
+    string Configuration { get; }
+
+    /// <summary>Every server of the deployment (one, or each node of a cluster), to read keys behind the store's back.</summary>
+    IReadOnlyList<RedisServer> Servers { get; }
+}
+
 /// <summary>One redis-server per test class.</summary>
-public sealed class RedisFixture() : ServerFixture<RedisServer>(() => RedisServer.StartAsync())
+public sealed class RedisFixture() : ServerFixture<RedisServer>(() => RedisServer.StartAsync()), IRedisDeployment
 {
     public RedisServer Server => Started;
 
     public string Configuration => Server.Configuration;
+
+    public IReadOnlyList<RedisServer> Servers => [Server];
 }
 
 /// <summary>One Garnet server per test class.</summary>
-public sealed class GarnetFixture() : ServerFixture<RedisServer>(RedisServer.StartGarnetAsync)
+public sealed class GarnetFixture() : ServerFixture<RedisServer>(RedisServer.StartGarnetAsync), IRedisDeployment
 {
     public RedisServer Server => Started;
 
     public string Configuration => Server.Configuration;
+
+    public IReadOnlyList<RedisServer> Servers => [Server];
 }

@@ -14,7 +14,7 @@ public sealed class ServiceRegistrationTests
     /// <summary>
     /// Issue 18, "fewer moving parts in DI": the coordinator makes its own parts (queues, wait policy, release
     /// subscriptions, the abandoned-lock releaser) and the instrumented store its circuit breaker. On 8540710
-    /// <c>AddLockedSession</c> registered 15 services of its own.
+    /// <c>AddLockedSession</c> registered 15 services of its own, on 9d99531 16 (with the held-response budget).
     /// </summary>
     [Fact]
     public void AddLockedSession_registers_a_handful_of_its_own_services()
@@ -28,7 +28,7 @@ public sealed class ServiceRegistrationTests
             .Where(d => d.ServiceType.Assembly == assembly || d.ImplementationType?.Assembly == assembly)
             .Select(d => d.ServiceType.Name + (d.ImplementationType is { } type ? " -> " + type.Name : ""))
             .ToList();
-        Assert.True(own.Count <= 8, $"{own.Count} services of SessionLocking's own: {string.Join(", ", own)}");
+        Assert.True(own.Count <= 9, $"{own.Count} services of SessionLocking's own: {string.Join(", ", own)}");
     }
 
     [Fact]
