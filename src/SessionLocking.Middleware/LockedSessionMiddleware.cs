@@ -21,7 +21,8 @@ internal sealed class LockedSessionMiddleware
 
     private readonly RequestDelegate _next;
     private readonly LockedSessionOptions _options;
-    private readonly SessionLocks _locks;
+    private readonly SessionLockCoordinator _locks;
+    private readonly InstrumentedSessionStateStore _store;
     private readonly ISessionItemFormat _format;
     private readonly ILogger _logger;
     private readonly SessionCookie _cookie;
@@ -30,7 +31,8 @@ internal sealed class LockedSessionMiddleware
     public LockedSessionMiddleware(
         RequestDelegate next,
         IOptions<LockedSessionOptions> options,
-        SessionLocks locks,
+        SessionLockCoordinator locks,
+        InstrumentedSessionStateStore store,
         ISessionItemFormat format,
         ILogger<LockedSessionMiddleware> logger,
         SessionCookie cookie,
@@ -39,6 +41,7 @@ internal sealed class LockedSessionMiddleware
         _next = next;
         _options = options.Value;
         _locks = locks;
+        _store = store;
         _format = format;
         _logger = logger;
         _cookie = cookie;
@@ -94,7 +97,8 @@ internal sealed class LockedSessionMiddleware
             await RunEndpointAsync(context, session);
             await response.PrepareAsync();
             var plan = GetReleasePlan(session, cookieId);
-            await sessionLock.CarryOutAsync(plan);
+            await using var newIdLock = await TakeNewIdAsync(plan);
+            await sessionLock.CarryOutAsync(plan, newIdLock);
             LogStored(session, plan);
         }
         catch when (response.OverServerLimit)
@@ -125,7 +129,7 @@ internal sealed class LockedSessionMiddleware
             sessionLock.SessionId,
             sessionLock.StoreResult.Data,
             behavior == SessionStateBehavior.ReadOnly,
-            _locks.Store.Mode,
+            _store.Mode,
             _format,
             _options,
             () => context.Response.HasStarted)
@@ -185,7 +189,7 @@ internal sealed class LockedSessionMiddleware
     /// <summary>Takes the lock (Required) or waits for writers and loads (ReadOnly); answers the request itself and returns null when it cannot.</summary>
     private async Task<SessionLock?> AcquireOrAnswerAsync(HttpContext context, SessionStateBehavior behavior, string? cookieId)
     {
-        var activity = SessionLockingActivities.Start("sessionlocking.acquire", behavior, cookieId ?? "new");
+        var activity = SessionLockingActivities.Start(SessionLockingTelemetry.AcquireActivity, behavior, cookieId ?? "new");
         SessionLock sessionLock;
         try
         {
@@ -259,6 +263,15 @@ internal sealed class LockedSessionMiddleware
             : _locks.NewReadOnly(SessionIds.Create());
     }
 
+    /// <summary>
+    /// A plan that moves the session to a new id needs that id's lock first (not the request's token: the endpoint has
+    /// run, its changes must be saved even if the client has gone); the old lock's owner carries out the move.
+    /// </summary>
+    private async ValueTask<SessionLock?> TakeNewIdAsync(ReleasePlan plan) =>
+        plan.NewSessionId is { } newId
+            ? await _locks.AcquireAsync(newId, SessionStateBehavior.Required, createIfMissing: true, CancellationToken.None)
+            : null;
+
     private ReleasePlan GetReleasePlan(LockedSession session, string? cookieId)
     {
         try
@@ -309,7 +322,7 @@ internal sealed class LockedSessionMiddleware
     {
         try
         {
-            await _locks.Store.KeepAliveAsync(sessionId, CancellationToken.None);
+            await _store.KeepAliveAsync(sessionId, CancellationToken.None);
         }
         catch (StoreCircuitOpenException)
         {

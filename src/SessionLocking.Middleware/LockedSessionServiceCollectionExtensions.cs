@@ -42,17 +42,13 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddSingleton<ISessionStateStore>(static sp => sp.GetRequiredService<ConfiguredStore>().Store);
         services.TryAddSingleton(static sp => sp.GetRequiredService<ConfiguredStore>().Notifications!);
         services.TryAddSingleton<ISessionValueSerializer, JsonSessionValueSerializer>();
-        services.TryAddSingleton<SessionValueCodec>();
-        services.TryAddSingleton<ISessionItemFormat>(static sp => sp.GetRequiredService<SessionValueCodec>());
+        services.TryAddSingleton<ISessionItemFormat, SessionValueCodec>();
+
+        // The locking itself: the meter, the store as the middleware sees it (timed, traced, behind the circuit
+        // breaker) and the coordinator, which makes the queues, the wait policy and the lock owners it hands back.
         services.TryAddSingleton<SessionLockingMetrics>();
-        services.TryAddSingleton<StoreCircuit>();
         services.TryAddSingleton<InstrumentedSessionStateStore>();
-        services.TryAddSingleton(static sp => LockWaitPolicy.Create(sp.GetRequiredService<IOptions<LockedSessionOptions>>(), sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton<ReleaseSubscriptions>();
-        services.TryAddSingleton<SessionQueues>();
-        services.TryAddSingleton<AbandonedLockReleaser>();
         services.TryAddSingleton<SessionLockCoordinator>();
-        services.TryAddSingleton<SessionLocks>();
         return new LockedSessionBuilder(services);
     }
 }

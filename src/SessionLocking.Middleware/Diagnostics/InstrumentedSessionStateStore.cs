@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using SessionLocking.Locking;
 
 namespace SessionLocking.Diagnostics;
@@ -16,12 +18,12 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
     private readonly SessionLockingMetrics _metrics;
     private readonly StoreCircuit _circuit;
 
-    public InstrumentedSessionStateStore(ISessionStateStore store, TimeProvider time, SessionLockingMetrics metrics, StoreCircuit circuit)
+    public InstrumentedSessionStateStore(ISessionStateStore store, IOptions<LockedSessionOptions> options, TimeProvider time, ILoggerFactory loggers, SessionLockingMetrics metrics)
     {
         Inner = store;
         _time = time;
         _metrics = metrics;
-        _circuit = circuit;
+        _circuit = new StoreCircuit(options, time, loggers.CreateLogger<StoreCircuit>());
     }
 
     /// <summary>The application's store.</summary>
@@ -38,7 +40,7 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
     /// </summary>
     public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, LockTake? take, CancellationToken cancellationToken)
     {
-        using var activity = SessionLockingActivities.Start("sessionlocking.load", SessionStateBehavior.Required, sessionId);
+        using var activity = SessionLockingActivities.Start(SessionLockingTelemetry.LoadActivity, SessionStateBehavior.Required, sessionId);
         var result = await TimeAsync("get_exclusive", activity, async () =>
         {
             var answer = await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
@@ -50,14 +52,14 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
 
     public async ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken)
     {
-        using var activity = SessionLockingActivities.Start("sessionlocking.load", SessionStateBehavior.ReadOnly, sessionId);
+        using var activity = SessionLockingActivities.Start(SessionLockingTelemetry.LoadActivity, SessionStateBehavior.ReadOnly, sessionId);
         var result = await TimeAsync("get_shared", activity, () => Inner.GetSharedAsync(sessionId, cancellationToken), guarded: true);
         return Loaded(result, activity);
     }
 
     public async ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken)
     {
-        using var activity = SessionLockingActivities.Start("sessionlocking.write_back", SessionStateBehavior.Required, sessionId);
+        using var activity = SessionLockingActivities.Start(SessionLockingTelemetry.WriteBackActivity, SessionStateBehavior.Required, sessionId);
         long bytes = 0;
         foreach (var (name, value) in changes.Set)
         {
@@ -70,7 +72,7 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
             _metrics.BytesWritten(bytes);
         }
 
-        activity?.SetTag(SessionLockingActivities.OutcomeTag, accepted ? "written" : "rejected");
+        activity?.SetTag(SessionLockingTelemetry.OutcomeTag, accepted ? "written" : "rejected");
         return accepted;
     }
 
@@ -92,10 +94,10 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
 
     private async ValueTask<bool> ReleaseLikeAsync(string operation, string sessionId, Func<ValueTask<bool>> call, bool guarded = false)
     {
-        using var activity = SessionLockingActivities.Start("sessionlocking.release", SessionStateBehavior.Required, sessionId);
-        activity?.SetTag(SessionLockingActivities.OperationTag, operation);
+        using var activity = SessionLockingActivities.Start(SessionLockingTelemetry.ReleaseActivity, SessionStateBehavior.Required, sessionId);
+        activity?.SetTag(SessionLockingTelemetry.OperationTag, operation);
         var released = await TimeAsync(operation, activity, call, guarded);
-        activity?.SetTag(SessionLockingActivities.OutcomeTag, released ? "released" : "rejected");
+        activity?.SetTag(SessionLockingTelemetry.OutcomeTag, released ? "released" : "rejected");
         return released;
     }
 
@@ -112,7 +114,7 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
             _metrics.BytesRead(bytes);
         }
 
-        activity?.SetTag(SessionLockingActivities.OutcomeTag, result.Status switch
+        activity?.SetTag(SessionLockingTelemetry.OutcomeTag, result.Status switch
         {
             SessionStoreStatus.Found => "found",
             SessionStoreStatus.NotFound => "not_found",

@@ -2,11 +2,9 @@ using System.Diagnostics.Metrics;
 
 namespace SessionLocking.Diagnostics;
 
-/// <summary>The <see cref="Meter"/> <c>SessionLocking</c> and its instruments (listed in docs/configuration.md).</summary>
+/// <summary>The <see cref="Meter"/> <c>SessionLocking</c> and its instruments (names in <see cref="SessionLockingTelemetry"/>, listed in docs/configuration.md).</summary>
 internal sealed class SessionLockingMetrics : IDisposable
 {
-    public const string MeterName = "SessionLocking";
-
     private readonly Meter _meter;
     private readonly Counter<long> _locksAcquired;
     private readonly Histogram<double> _lockWait;
@@ -22,23 +20,23 @@ internal sealed class SessionLockingMetrics : IDisposable
 
     public SessionLockingMetrics(IMeterFactory meterFactory)
     {
-        _meter = meterFactory.Create(MeterName);
-        _locksAcquired = _meter.CreateCounter<long>("sessionlocking.lock.acquired", "{lock}", "Session locks taken (Required) and read-only loads that had to check the lock.");
-        _lockWait = _meter.CreateHistogram<double>("sessionlocking.lock.wait.duration", "s", "Time requests waited for a session lock.");
-        _forcedReleases = _meter.CreateCounter<long>("sessionlocking.lock.forced_releases", "{lock}", "Locks force-released because they outlived the execution timeout.");
-        _fencedWritesRejected = _meter.CreateCounter<long>("sessionlocking.write.rejected", "{write}", "Write-backs rejected because the request's lock was no longer current.");
-        _queueRejections = _meter.CreateCounter<long>("sessionlocking.queue.rejections", "{request}", "Requests rejected because the session's request queue was full.");
-        _waitTimeouts = _meter.CreateCounter<long>("sessionlocking.lock.wait.timeouts", "{request}", "Requests that waited past the lock wait timeout.");
-        _storeFailures = _meter.CreateCounter<long>("sessionlocking.store.failures", "{call}", "Store calls that failed.");
-        _storeDuration = _meter.CreateHistogram<double>("sessionlocking.store.duration", "s", "Duration of store calls, by operation.");
-        _bytesRead = _meter.CreateCounter<long>("sessionlocking.store.bytes_read", "By", "Bytes of session items loaded from the store.");
-        _abandonedLocksReleased = _meter.CreateCounter<long>("sessionlocking.lock.abandoned_released", "{lock}", "Locks taken by a store call whose caller had stopped waiting for it (the client left, or the store gave up at its own timeout), released as soon as the store answered.");
-        _bytesWritten = _meter.CreateCounter<long>("sessionlocking.store.bytes_written", "By", "Bytes of session items written to the store.");
+        _meter = meterFactory.Create(SessionLockingTelemetry.MeterName);
+        _locksAcquired = _meter.CreateCounter<long>(SessionLockingTelemetry.LocksAcquired, "{lock}", "Session locks taken (Required) and read-only loads that had to check the lock.");
+        _lockWait = _meter.CreateHistogram<double>(SessionLockingTelemetry.LockWaitDuration, "s", "Time requests waited for a session lock.");
+        _forcedReleases = _meter.CreateCounter<long>(SessionLockingTelemetry.ForcedReleases, "{lock}", "Locks force-released because they outlived the execution timeout.");
+        _fencedWritesRejected = _meter.CreateCounter<long>(SessionLockingTelemetry.WritesRejected, "{write}", "Write-backs rejected because the request's lock was no longer current.");
+        _queueRejections = _meter.CreateCounter<long>(SessionLockingTelemetry.QueueRejections, "{request}", "Requests rejected because the session's request queue was full.");
+        _waitTimeouts = _meter.CreateCounter<long>(SessionLockingTelemetry.LockWaitTimeouts, "{request}", "Requests that waited past the lock wait timeout.");
+        _storeFailures = _meter.CreateCounter<long>(SessionLockingTelemetry.StoreFailures, "{call}", "Store calls that failed.");
+        _storeDuration = _meter.CreateHistogram<double>(SessionLockingTelemetry.StoreDuration, "s", "Duration of store calls, by operation.");
+        _bytesRead = _meter.CreateCounter<long>(SessionLockingTelemetry.StoreBytesRead, "By", "Bytes of session items loaded from the store.");
+        _abandonedLocksReleased = _meter.CreateCounter<long>(SessionLockingTelemetry.AbandonedLocksReleased, "{lock}", "Locks taken by a store call whose caller had stopped waiting for it (the client left, or the store gave up at its own timeout), released as soon as the store answered.");
+        _bytesWritten = _meter.CreateCounter<long>(SessionLockingTelemetry.StoreBytesWritten, "By", "Bytes of session items written to the store.");
     }
 
     public void LockAcquired(SessionStateBehavior behavior, TimeSpan waited)
     {
-        var tag = new KeyValuePair<string, object?>("sessionlocking.behavior", behavior == SessionStateBehavior.ReadOnly ? "read_only" : "required");
+        var tag = new KeyValuePair<string, object?>(SessionLockingTelemetry.BehaviorTag, behavior == SessionStateBehavior.ReadOnly ? "read_only" : "required");
         _locksAcquired.Add(1, tag);
         _lockWait.Record(waited.TotalSeconds, tag);
     }
@@ -54,7 +52,7 @@ internal sealed class SessionLockingMetrics : IDisposable
     /// <summary>One store call: its duration by operation and outcome; failures are counted too.</summary>
     public void StoreCall(string operation, TimeSpan duration, bool failed)
     {
-        var operationTag = new KeyValuePair<string, object?>("sessionlocking.operation", operation);
+        var operationTag = new KeyValuePair<string, object?>(SessionLockingTelemetry.OperationTag, operation);
         if (failed)
         {
             _storeDuration.Record(duration.TotalSeconds, operationTag, new KeyValuePair<string, object?>("error.type", "store_failure"));

@@ -15,7 +15,7 @@ internal sealed class StoreCircuit
 {
     private readonly ResiliencePipeline? _pipeline;
 
-    public StoreCircuit(IOptions<LockedSessionOptions> options, TimeProvider time, ILogger<StoreCircuit> logger)
+    public StoreCircuit(IOptions<LockedSessionOptions> options, TimeProvider time, ILogger logger)
     {
         var breaker = options.Value.StoreCircuitBreaker;
         if (breaker is not { Enabled: true })

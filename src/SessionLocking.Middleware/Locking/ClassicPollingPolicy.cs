@@ -8,10 +8,6 @@ internal sealed class ClassicPollingPolicy(LockedSessionOptions options, TimePro
 {
     public override bool WakesOnRelease => false;
 
-    public override void OnLocalRelease(SessionWaitQueue queue)
-    {
-    }
-
     /// <summary>A writer released since we started: we do not hand over early, we ask at our next poll, as if we had polled all along.</summary>
     public override long FirstAskAt(long started, long now, bool releasedSinceStart)
     {

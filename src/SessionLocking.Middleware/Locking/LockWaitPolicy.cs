@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace SessionLocking.Locking;
 
 /// <summary>
@@ -15,18 +13,15 @@ internal abstract class LockWaitPolicy
         Time = time;
     }
 
-    /// <summary>Whether releases (local, or reported by the store) wake the head of the queue.</summary>
+    /// <summary>Whether releases (local, or reported by the store) wake the head of the queue (<see cref="SessionQueues"/> does it).</summary>
     public abstract bool WakesOnRelease { get; }
 
     protected LockedSessionOptions Options { get; }
 
     protected TimeProvider Time { get; }
 
-    public static LockWaitPolicy Create(IOptions<LockedSessionOptions> options, TimeProvider time) =>
-        options.Value.UseReleaseNotifications ? new WakeOnReleasePolicy(options.Value, time) : new ClassicPollingPolicy(options.Value, time);
-
-    /// <summary>A writer on this server released the lock: let the head of the queue know.</summary>
-    public abstract void OnLocalRelease(SessionWaitQueue queue);
+    public static LockWaitPolicy Create(LockedSessionOptions options, TimeProvider time) =>
+        options.UseReleaseNotifications ? new WakeOnReleasePolicy(options, time) : new ClassicPollingPolicy(options, time);
 
     /// <summary>
     /// When a waiter that became head with no store answer of its own asks first (no writer holds the lock on this

@@ -5,17 +5,17 @@ namespace SessionLocking.Locking;
 
 /// <summary>
 /// Listens for lock releases reported by the store (<see cref="ISessionReleaseNotifications"/>, an optional service)
-/// while a session has waiters on this server, and wakes the head of its queue. Without that service, or in classic
-/// polling mode, it does nothing and waiters rely on local releases and the poll.
+/// while a session has waiters on this server, and wakes the head of its queue (<see cref="SessionQueues"/> begins and
+/// ends each subscription). Without that service, or in classic polling mode, it does nothing and waiters rely on local releases and the poll.
 /// </summary>
 internal sealed class ReleaseSubscriptions
 {
     private readonly ISessionReleaseNotifications? _notifications;
     private readonly ILogger _logger;
 
-    public ReleaseSubscriptions(LockWaitPolicy policy, ILogger<ReleaseSubscriptions> logger, ISessionReleaseNotifications? notifications = null)
+    public ReleaseSubscriptions(ISessionReleaseNotifications? notifications, ILogger logger)
     {
-        _notifications = policy.WakesOnRelease ? notifications : null;
+        _notifications = notifications;
         _logger = logger;
     }
 

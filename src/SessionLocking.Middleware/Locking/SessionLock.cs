@@ -15,35 +15,45 @@ internal sealed class SessionLock : IAsyncDisposable
     private const string LockLostMessage =
         "The session lock of this request was force-released after the execution timeout (LockedSessionOptions.ExecutionTimeout), so its session changes were rejected and not saved. Another request may hold the session now; its data is untouched.";
 
-    private readonly SessionLocks _locks;
-    private readonly LockAcquisition _acquisition;
+    private readonly LockTools _tools;
+    private readonly LocalHold? _hold;
     private bool _storeLockEnded;
-    private bool _locallyEnded;
 
-    public SessionLock(SessionLocks locks, LockAcquisition acquisition)
+    /// <param name="sessionId">The session.</param>
+    /// <param name="status">How the acquisition ended.</param>
+    /// <param name="storeResult">The store's answer (the session's data and, for an exclusive acquisition, the lock).</param>
+    /// <param name="waited">How long the request waited for the lock.</param>
+    /// <param name="hold">For an exclusive acquisition: its place in the session's queue on this server, ended with the lock.</param>
+    /// <param name="tools">The store, log and meter the owner ends the lock with.</param>
+    public SessionLock(string sessionId, AcquireStatus status, SessionStoreResult storeResult, TimeSpan waited, LocalHold? hold, LockTools tools)
     {
-        _locks = locks;
-        _acquisition = acquisition;
+        SessionId = sessionId;
+        Status = status;
+        StoreResult = storeResult;
+        Waited = waited;
+        _hold = hold;
+        _tools = tools;
         _storeLockEnded = !HoldsStoreLock;
     }
 
-    public AcquireStatus Status => _acquisition.Status;
+    public AcquireStatus Status { get; }
 
-    public string SessionId => _acquisition.SessionId;
+    public string SessionId { get; }
 
-    public SessionStoreResult StoreResult => _acquisition.StoreResult;
+    public SessionStoreResult StoreResult { get; }
 
-    public TimeSpan Waited => _acquisition.Waited;
+    public TimeSpan Waited { get; }
 
     /// <summary>True for an exclusive acquisition that took the store's lock (the only kind there is to release).</summary>
-    private bool HoldsStoreLock => _acquisition.HeldQueue is not null && _acquisition.StoreResult.HasLock;
+    private bool HoldsStoreLock => _hold is not null && StoreResult.HasLock;
 
     /// <summary>
-    /// Carries out <paramref name="plan"/> and so releases the lock. Throws <see cref="SessionLockLostException"/> when
+    /// Carries out <paramref name="plan"/> and so releases the lock; a <see cref="ReleaseKind.Move"/> needs the new id's
+    /// lock, <paramref name="newIdLock"/>, taken by the caller. Throws <see cref="SessionLockLostException"/> when
     /// the lock was no longer this request's and the plan carried changes (nothing was written, under any id), and
     /// the store's exception when the store failed (<see cref="DisposeAsync"/> then still tries a plain release).
     /// </summary>
-    public async Task CarryOutAsync(ReleasePlan plan)
+    public async Task CarryOutAsync(ReleasePlan plan, SessionLock? newIdLock = null)
     {
         if (!HoldsStoreLock)
         {
@@ -52,7 +62,7 @@ internal sealed class SessionLock : IAsyncDisposable
 
         // Not the request's token: once the endpoint has run, its changes must be saved and the lock released even
         // if the client has gone. The store bounds each call with its own timeout.
-        var store = _locks.Store;
+        var store = _tools.Store;
         var lockId = StoreResult.LockId;
         var sessionKey = new SessionKey(SessionId);
         bool accepted;
@@ -62,7 +72,7 @@ internal sealed class SessionLock : IAsyncDisposable
             {
                 ReleaseKind.Write => await store.WriteAndReleaseAsync(SessionId, lockId, plan.Changes!, CancellationToken.None),
                 ReleaseKind.Remove => await store.RemoveAsync(SessionId, lockId, CancellationToken.None),
-                ReleaseKind.Move => await MoveAsync(plan),
+                ReleaseKind.Move => await MoveAsync(plan, newIdLock),
                 _ => await store.ReleaseAsync(SessionId, lockId, CancellationToken.None),
             };
         }
@@ -71,12 +81,12 @@ internal sealed class SessionLock : IAsyncDisposable
             // Nothing at stake, and a second try on dispose would only make the response wait for a failing store again.
             _storeLockEnded = true;
             EndLocally();
-            Log.NeverSharedReleaseFailed(_locks.Logger, ex, sessionKey);
+            Log.NeverSharedReleaseFailed(_tools.Logger, ex, sessionKey);
             return;
         }
         catch (Exception ex) when (ex is not SessionLockLostException)
         {
-            Log.WriteBackFailed(_locks.Logger, ex, sessionKey, "the session store failed");
+            Log.WriteBackFailed(_tools.Logger, ex, sessionKey, "the session store failed");
             throw;
         }
 
@@ -84,13 +94,13 @@ internal sealed class SessionLock : IAsyncDisposable
         EndLocally();
         if (plan.Kind == ReleaseKind.Remove && accepted)
         {
-            Log.SessionAbandoned(_locks.Logger, sessionKey);
+            Log.SessionAbandoned(_tools.Logger, sessionKey);
         }
 
         if (!accepted)
         {
-            _locks.Metrics.FencedWriteRejected();
-            Log.WriteBackRejected(_locks.Logger, sessionKey, lockId);
+            _tools.Metrics.FencedWriteRejected();
+            Log.WriteBackRejected(_tools.Logger, sessionKey, lockId);
             if (plan.CarriesChanges)
             {
                 throw new SessionLockLostException(LockLostMessage);
@@ -106,12 +116,12 @@ internal sealed class SessionLock : IAsyncDisposable
             _storeLockEnded = true;
             try
             {
-                await _locks.Store.ReleaseAsync(SessionId, StoreResult.LockId, CancellationToken.None);
+                await _tools.Store.ReleaseAsync(SessionId, StoreResult.LockId, CancellationToken.None);
             }
             catch (Exception ex)
             {
                 // The exception that brought us here is the one to report; the lock expires by its TTL.
-                Log.StoreFailed(_locks.Logger, ex, "release");
+                Log.StoreFailed(_tools.Logger, ex, "release");
             }
         }
 
@@ -119,20 +129,21 @@ internal sealed class SessionLock : IAsyncDisposable
     }
 
     /// <summary>
-    /// The session under its new id, without a stale holder ever writing: the new id is locked first (nothing stored
-    /// there yet), then the old session is removed, fenced by this request's lock, which is the commit point; only
-    /// then is the session written under the new id. Returns false (nothing written anywhere) when the old lock was lost.
+    /// The session under its new id, without a stale holder ever writing: the new id is locked first (by the caller,
+    /// <paramref name="target"/>; nothing stored there yet), then the old session is removed, fenced by this request's
+    /// lock, which is the commit point; only then is the session written under the new id. Returns false (nothing
+    /// written anywhere) when the old lock was lost.
     /// </summary>
-    private async Task<bool> MoveAsync(ReleasePlan plan)
+    private async Task<bool> MoveAsync(ReleasePlan plan, SessionLock? target)
     {
         var newId = plan.NewSessionId!;
-        await using var target = await _locks.AcquireAsync(newId, SessionStateBehavior.Required, createIfMissing: true, CancellationToken.None);
-        if (target.Status != AcquireStatus.Acquired || target.StoreResult.Status != SessionStoreStatus.NotFound || !target.StoreResult.HasLock)
+        if (target is null || target.SessionId != newId || target.Status != AcquireStatus.Acquired
+            || target.StoreResult.Status != SessionStoreStatus.NotFound || !target.StoreResult.HasLock)
         {
             throw new InvalidOperationException("The session could not be stored under its new id: that id is already in use.");
         }
 
-        var store = _locks.Store;
+        var store = _tools.Store;
         var wasStored = StoreResult.Status == SessionStoreStatus.Found;
         var committed = wasStored
             ? await store.RemoveAsync(SessionId, StoreResult.LockId, CancellationToken.None)
@@ -146,16 +157,10 @@ internal sealed class SessionLock : IAsyncDisposable
         _storeLockEnded = true;
         EndLocally();
         await target.CarryOutAsync(ReleasePlan.Write(plan.Changes!));
-        Log.SessionIdRegenerated(_locks.Logger, new SessionKey(SessionId), new SessionKey(newId));
+        Log.SessionIdRegenerated(_tools.Logger, new SessionKey(SessionId), new SessionKey(newId));
         return true;
     }
 
-    private void EndLocally()
-    {
-        if (!_locallyEnded)
-        {
-            _locallyEnded = true;
-            _locks.Coordinator.Release(_acquisition);
-        }
-    }
+    /// <summary>The store lock is gone: this server's next waiter may go.</summary>
+    private void EndLocally() => _hold?.End();
 }

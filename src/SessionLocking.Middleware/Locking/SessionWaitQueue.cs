@@ -27,19 +27,17 @@ internal sealed class SessionWaitQueue
     /// <summary>The store subscription for releases of this session, made once while the queue lives.</summary>
     public Task<IAsyncDisposable?>? Subscription { get; set; }
 
-    public Waiter Enqueue(bool exclusive)
-    {
-        var waiter = new Waiter(exclusive);
-        waiter.Node = Waiters.AddLast(waiter);
-        return waiter;
-    }
+    /// <summary>Completes once this server listens for the session's releases (at once when it does not listen).</summary>
+    public Task Listening => Subscription ?? Task.CompletedTask;
 
-    public bool IsHead(Waiter waiter) => Waiters.First == waiter.Node;
+    public void Enqueue(Waiter waiter) => waiter.Node = Waiters.AddLast(waiter);
+
+    public bool IsHead(Waiter waiter) => waiter.Node is not null && Waiters.First == waiter.Node;
 
     /// <summary>Takes a waiter out of the queue; when it was the head, the next one is woken to take its turn.</summary>
     public void Leave(Waiter waiter)
     {
-        if (waiter.Node.List is null)
+        if (waiter.Node?.List is null)
         {
             return;
         }
@@ -53,35 +51,4 @@ internal sealed class SessionWaitQueue
     }
 
     public void WakeHead() => Waiters.First?.Value.Wake();
-}
-
-/// <summary>One waiting request. Its signal is re-armed after each wake so that no wake is lost between checks.</summary>
-internal sealed class Waiter
-{
-    private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    public Waiter(bool exclusive) => Exclusive = exclusive;
-
-    public bool Exclusive { get; }
-
-    public LinkedListNode<Waiter> Node { get; set; } = null!;
-
-    /// <summary>
-    /// The task the waiter awaits next; a fresh one once the previous wake was consumed. <paramref name="wasWoken"/>
-    /// reports a wake that arrived since the last call (before the first wait, or after a wait ended by its
-    /// timer), so that the caller acts on it instead of losing it. Call under the queue's lock.
-    /// </summary>
-    public Task Arm(out bool wasWoken)
-    {
-        wasWoken = _signal.Task.IsCompleted;
-        if (wasWoken)
-        {
-            _signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        return _signal.Task;
-    }
-
-    /// <summary>Call under the queue's lock.</summary>
-    public void Wake() => _signal.TrySetResult();
 }

@@ -5,8 +5,6 @@ internal sealed class WakeOnReleasePolicy(LockedSessionOptions options, TimeProv
 {
     public override bool WakesOnRelease => true;
 
-    public override void OnLocalRelease(SessionWaitQueue queue) => queue.WakeHead();
-
     public override long FirstAskAt(long started, long now, bool releasedSinceStart) => now;
 
     public override bool WakeCounts(bool releasedSinceStart) => true;

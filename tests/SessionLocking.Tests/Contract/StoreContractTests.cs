@@ -297,6 +297,93 @@ public abstract class StoreContractTests : IAsyncLifetime
             await Store.GetExclusiveAsync(SessionIds.Create(), LockTimeout, true, cancelled.Token));
     }
 
+    /// <summary>When a lock-taking call is cancelled: before it is sent, or from another thread while it runs (moments swept by spinning).</summary>
+    public static TheoryData<string> CancelMoments => new() { { "before the call" }, { "as the call is made" }, { "while the call is on its way" }, { "around the answer" } };
+
+    /// <summary>
+    /// No lock left behind: a lock-taking call that is cancelled (or throws) leaves no lock. Either it returns (its
+    /// caller holds the lock, and releases it here) or it throws, and then the session is free at once: the next
+    /// exclusive get takes it long before the lock's time to live would have ended it. Stores that give up on a call
+    /// release whatever it took as soon as their server answers (docs/writing-a-store.md).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(CancelMoments))]
+    public async Task A_lock_taking_call_that_is_cancelled_leaves_no_lock(string moment)
+    {
+        var longLock = TimeSpan.FromMinutes(5);
+        var stored = await StoredAsync(new() { ["a"] = [1] });
+        int returned = 0, thrown = 0;
+        for (var i = 0; i < 40; i++)
+        {
+            // Half the calls on a stored session, half creating a new one.
+            var id = i % 2 == 0 ? stored : SessionIds.Create();
+            using var cancel = new CancellationTokenSource();
+            var spins = moment switch
+            {
+                "as the call is made" => 0,
+                "while the call is on its way" => 1 << (i % 12),
+                "around the answer" => 4096 << (i % 8),
+                _ => -1,
+            };
+            if (spins < 0)
+            {
+                await cancel.CancelAsync();
+            }
+
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var canceller = spins < 0 ? Task.CompletedTask : Task.Run(async () =>
+            {
+                await start.Task;
+                Thread.SpinWait(spins);
+                await cancel.CancelAsync();
+            });
+            try
+            {
+                var call = Store.GetExclusiveAsync(id, longLock, createIfMissing: true, cancel.Token);
+                start.TrySetResult();
+                var taken = await call;
+                returned++;
+                Assert.NotEqual(SessionStoreStatus.Locked, taken.Status);
+                Assert.True(await Store.ReleaseAsync(id, taken.LockId, default), "the caller that got the answer owns the lock");
+            }
+            catch (OperationCanceledException)
+            {
+                thrown++;
+            }
+            finally
+            {
+                start.TrySetResult();
+                await canceller;
+            }
+
+            await FreeWithinAsync(id, TimeSpan.FromSeconds(10), $"{moment}, call {i}");
+        }
+
+        Assert.Equal(40, returned + thrown);
+        if (moment == "before the call")
+        {
+            Assert.Equal(40, thrown);
+        }
+    }
+
+    /// <summary>The session's lock is free (an exclusive get takes it) within <paramref name="bound"/>; the lock it takes is released.</summary>
+    private async Task FreeWithinAsync(string id, TimeSpan bound, string what)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (true)
+        {
+            var next = await Store.GetExclusiveAsync(id, LockTimeout, createIfMissing: true, default);
+            if (next.Status != SessionStoreStatus.Locked)
+            {
+                Assert.True(await Store.ReleaseAsync(id, next.LockId, default));
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{what}: the session was still locked ({next.LockId}, {next.LockAge.TotalSeconds:0.0} s old) {bound.TotalSeconds:0} s after the call was cancelled: the lock was left for its time to live");
+            await Task.Delay(20);
+        }
+    }
+
     private async Task<string> StoredAsync(Dictionary<string, byte[]> items)
     {
         var id = SessionIds.Create();

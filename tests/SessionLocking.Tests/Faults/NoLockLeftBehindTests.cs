@@ -50,9 +50,7 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
     {
         var services = Build();
         var store = services.GetRequiredService<RacingStore>();
-        var locks = services.GetRequiredService<SessionLocks>();
-        var coordinator = services.GetRequiredService<SessionLockCoordinator>();
-        var releaser = services.GetRequiredService<AbandonedLockReleaser>();
+        var locks = services.GetRequiredService<SessionLockCoordinator>();
         var ids = new List<string>(Iterations);
         int acquired = 0, cancelled = 0;
 
@@ -68,7 +66,7 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
             var acquire = locks.AcquireAsync(id, SessionStateBehavior.Required, createIfMissing: true, leaving.Token).AsTask();
             if (holder is not null)
             {
-                await SpinUntilAsync(() => coordinator.WaitingCount(id) == 1, "the acquire queued behind the holder");
+                await SpinUntilAsync(() => locks.WaitingCount(id) == 1, "the acquire queued behind the holder");
                 await holder.DisposeAsync();
             }
 
@@ -86,7 +84,7 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
             }
         }
 
-        await FaultKit.Until(() => releaser.Watched == 0, Patience, "the releaser finished");
+        await FaultKit.Until(() => locks.AbandonedCallsWatched == 0, Patience, "the releaser finished");
         var reported = new List<string>();
         foreach (var id in ids)
         {
@@ -115,8 +113,7 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
     {
         var failing = new FailingTelemetry(failurePoint);
         var services = Build(failing);
-        var locks = services.GetRequiredService<SessionLocks>();
-        var releaser = services.GetRequiredService<AbandonedLockReleaser>();
+        var locks = services.GetRequiredService<SessionLockCoordinator>();
         var id = SessionIds.Create();
         var waits = failurePoint == "acquired after wait log";
         var holder = waits ? await locks.AcquireAsync(id, SessionStateBehavior.Required, createIfMissing: true, default) : null;
@@ -125,7 +122,7 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
         var acquire = locks.AcquireAsync(id, SessionStateBehavior.Required, createIfMissing: true, default).AsTask();
         if (holder is not null)
         {
-            await SpinUntilAsync(() => services.GetRequiredService<SessionLockCoordinator>().WaitingCount(id) == 1, "the acquire queued behind the holder");
+            await SpinUntilAsync(() => locks.WaitingCount(id) == 1, "the acquire queued behind the holder");
             await holder.DisposeAsync();
         }
 
@@ -134,7 +131,7 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
         output.WriteLine($"{failurePoint}: {error.GetType().Name}: {error.Message}");
         Assert.True(failing.Thrown > 0, "the failure point was never reached");
 
-        await FaultKit.Until(() => releaser.Watched == 0, Patience, "the releaser finished");
+        await FaultKit.Until(() => locks.AbandonedCallsWatched == 0, Patience, "the releaser finished");
         Assert.Empty(await LockedInStoreAsync(services));
         using var quick = new CancellationTokenSource(Patience);
         await using var next = await locks.AcquireAsync(id, SessionStateBehavior.Required, createIfMissing: true, quick.Token);

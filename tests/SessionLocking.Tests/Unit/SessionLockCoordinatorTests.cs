@@ -9,7 +9,7 @@ namespace SessionLocking.Tests.Unit;
 /// <summary>The coordinator on its own, at a rate HTTP cannot reach, to catch rare races in waking waiters.</summary>
 public sealed class SessionLockCoordinatorTests
 {
-    private static (SessionLockCoordinator Coordinator, InstrumentedSessionStateStore Store, ServiceProvider Services) Create(
+    private static (SessionLockCoordinator Coordinator, ServiceProvider Services) Create(
         Action<LockedSessionOptions> configure, ISessionStateStore? store = null, ILoggerProvider? log = null)
     {
         var services = new ServiceCollection().AddLogging(b =>
@@ -28,14 +28,14 @@ public sealed class SessionLockCoordinatorTests
         services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
         services.AddLockedSession(configure);
         var provider = services.BuildServiceProvider();
-        return (provider.GetRequiredService<SessionLockCoordinator>(), provider.GetRequiredService<InstrumentedSessionStateStore>(), provider);
+        return (provider.GetRequiredService<SessionLockCoordinator>(), provider);
     }
 
     [Fact]
     public async Task No_hand_over_of_a_hot_session_waits_for_the_poll_and_writers_never_overlap()
     {
         // A lost wake-up would leave a waiter asleep until the 10-minute poll: the test would time out.
-        var (coordinator, store, services) = Create(o =>
+        var (coordinator, services) = Create(o =>
         {
             o.PollInterval = TimeSpan.FromMinutes(10);
             o.RequestQueueLimitPerSession = 1000;
@@ -64,8 +64,7 @@ public sealed class SessionLockCoordinatorTests
                 }
 
                 Interlocked.Decrement(ref inside);
-                Assert.True(await store.ReleaseAsync(id, acquisition.StoreResult.LockId, CancellationToken.None));
-                coordinator.Release(acquisition);
+                await acquisition.DisposeAsync();
                 Interlocked.Increment(ref handovers);
             }
         })));
@@ -78,12 +77,11 @@ public sealed class SessionLockCoordinatorTests
     [Fact]
     public async Task Readers_behind_a_writer_all_go_when_it_releases()
     {
-        var (coordinator, store, services) = Create(o => o.PollInterval = TimeSpan.FromMinutes(10));
+        var (coordinator, services) = Create(o => o.PollInterval = TimeSpan.FromMinutes(10));
         await using var _ = services;
         const string id = "abcdefghijklmnopqrstuvwx";
         var writer = await coordinator.AcquireAsync(id, SessionStateBehavior.Required, createIfMissing: true, default);
-        Assert.True(await store.WriteAndReleaseAsync(id, writer.StoreResult.LockId, new SessionChanges(new Dictionary<string, byte[]>(), Array.Empty<string>(), TimeSpan.FromMinutes(20), true), default));
-        coordinator.Release(writer);
+        await writer.CarryOutAsync(ReleasePlan.Write(new SessionChanges(new Dictionary<string, byte[]>(), Array.Empty<string>(), TimeSpan.FromMinutes(20), true)));
         writer = await coordinator.AcquireAsync(id, SessionStateBehavior.Required, createIfMissing: true, default);
 
         var readers = Enumerable.Range(0, 5).Select(_ => coordinator.AcquireAsync(id, SessionStateBehavior.ReadOnly, false, default).AsTask()).ToArray();
@@ -91,8 +89,7 @@ public sealed class SessionLockCoordinatorTests
         Assert.All(readers, r => Assert.False(r.IsCompleted));
         Assert.Equal(5, coordinator.WaitingCount(id));
 
-        Assert.True(await store.ReleaseAsync(id, writer.StoreResult.LockId, default));
-        coordinator.Release(writer);
+        await writer.DisposeAsync();
         var results = await Task.WhenAll(readers).WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.All(results, r => Assert.Equal(SessionStoreStatus.Found, r.StoreResult.Status));
@@ -108,7 +105,7 @@ public sealed class SessionLockCoordinatorTests
     public async Task A_release_between_the_store_answer_and_joining_the_queue_is_not_lost()
     {
         var store = new ScriptedStore(new InMemorySessionStateStore(TimeProvider.System));
-        var (coordinator, instrumented, services) = Create(o => o.PollInterval = TimeSpan.FromMinutes(10), store);
+        var (coordinator, services) = Create(o => o.PollInterval = TimeSpan.FromMinutes(10), store);
         await using var _ = services;
         const string id = "abcdefghijklmnopqrstuvwx";
         var aInStore = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -133,8 +130,7 @@ public sealed class SessionLockCoordinatorTests
         await aInStore.Task;
         var b = coordinator.AcquireAsync(id, SessionStateBehavior.Required, true, default).AsTask();
         var held = await a;
-        Assert.True(await instrumented.ReleaseAsync(id, held.StoreResult.LockId, default));
-        coordinator.Release(held);
+        await held.DisposeAsync();
         aReleased.SetResult();
 
         var acquired = await b.WaitAsync(TimeSpan.FromSeconds(20));
@@ -151,7 +147,7 @@ public sealed class SessionLockCoordinatorTests
     {
         var store = new ScriptedStore(new InMemorySessionStateStore(TimeProvider.System));
         var log = new BlockingLog("LockWaitStarted");
-        var (coordinator, instrumented, services) = Create(o => o.PollInterval = TimeSpan.FromMinutes(10), store, log);
+        var (coordinator, services) = Create(o => o.PollInterval = TimeSpan.FromMinutes(10), store, log);
         await using var _ = services;
         const string id = "abcdefghijklmnopqrstuvwx";
         var aInStore = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -174,8 +170,7 @@ public sealed class SessionLockCoordinatorTests
         var b = Task.Run(() => coordinator.AcquireAsync(id, SessionStateBehavior.Required, true, default).AsTask());
         var held = await a;
         await log.Reached.WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.True(await instrumented.ReleaseAsync(id, held.StoreResult.LockId, default));
-        coordinator.Release(held);
+        await held.DisposeAsync();
         log.Continue();
 
         var acquired = await b.WaitAsync(TimeSpan.FromSeconds(20));
