@@ -173,7 +173,6 @@ internal static class WaitingCostScenario
         services.AddLockedSession(o => o.RequestQueueLimitPerSession = Waiters * 2);
         await using var provider = services.BuildServiceProvider();
         var coordinator = provider.GetRequiredService<SessionLockCoordinator>();
-        var store = provider.GetRequiredService<ISessionStateStore>();
         var sessionId = SessionIds.Create();
         var noChange = new SessionChanges(new Dictionary<string, byte[]>(), Array.Empty<string>(), TimeSpan.FromMinutes(20), isNew: false);
 
@@ -187,8 +186,8 @@ internal static class WaitingCostScenario
 
             if (release)
             {
-                await store.WriteAndReleaseAsync(sessionId, acquisition.StoreResult.LockId, noChange, CancellationToken.None).ConfigureAwait(false);
-                coordinator.Release(acquisition);
+                // The lock's owner writes back (nothing changed) and releases, which wakes the next waiter.
+                await acquisition.CarryOutAsync(ReleasePlan.Write(noChange)).ConfigureAwait(false);
             }
 
             return true;
@@ -198,8 +197,7 @@ internal static class WaitingCostScenario
         await OneAsync(release: true);
         var warmHolder = await coordinator.AcquireAsync(sessionId, SessionStateBehavior.Required, false, CancellationToken.None);
         var warmWaiter = OneAsync(release: true);
-        await store.ReleaseAsync(sessionId, warmHolder.StoreResult.LockId, CancellationToken.None);
-        coordinator.Release(warmHolder);
+        await warmHolder.CarryOutAsync(ReleasePlan.Release);
         await warmWaiter;
 
         var holder = await coordinator.AcquireAsync(sessionId, SessionStateBehavior.Required, false, CancellationToken.None);
@@ -217,8 +215,7 @@ internal static class WaitingCostScenario
 
         While(m);
         var watch = Stopwatch.StartNew();
-        await store.ReleaseAsync(sessionId, holder.StoreResult.LockId, CancellationToken.None);
-        coordinator.Release(holder);
+        await holder.CarryOutAsync(ReleasePlan.Release);
         var results = await Task.WhenAll(tasks);
         m.Drain = watch.Elapsed;
         if (results.Any(r => !r))
