@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -36,6 +37,7 @@ public static class RedisSessionStateProviderLockedSessionBuilderExtensions
             sp.GetRequiredService<IOptions<RedisSessionStateProviderStoreOptions>>().Value,
             sp.GetService<IConnectionMultiplexer>(),
             sp.GetService<TimeProvider>(),
-            sp.GetService<ILoggerFactory>()));
+            sp.GetService<ILoggerFactory>(),
+            sp.GetService<IMeterFactory>()));
     }
 }
