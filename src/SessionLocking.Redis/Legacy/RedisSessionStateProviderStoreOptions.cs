@@ -8,6 +8,12 @@ namespace SessionLocking;
 /// </summary>
 public sealed class RedisSessionStateProviderStoreOptions
 {
+    /// <summary>The name configuration uses for this store: <c>SessionState:Mode=RedisSessionStateProvider</c> (see <c>AddRedisSessionStateProviderStoreMode</c>).</summary>
+    public const string Mode = "RedisSessionStateProvider";
+
+    /// <summary>The configuration section these options are bound from: <c>SessionState:RedisSessionStateProvider</c>.</summary>
+    public const string ConfigurationSection = "SessionState:RedisSessionStateProvider";
+
     /// <summary>
     /// The StackExchange.Redis configuration string of the Redis the classic application uses, for example
     /// <c>redis:6380,ssl=true,password=...</c> (the provider's <c>connectionString</c>). When neither this nor
