@@ -61,6 +61,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
         _connection = connection;
         _logger = (ILogger?)loggerFactory?.CreateLogger<RedisSessionStateStore>() ?? NullLogger.Instance;
         var time = timeProvider ?? TimeProvider.System;
+        connection.Logger = _logger;
         _releases = new RedisReleaseNotifier(connection, ReleaseChannelChoice.Auto, _logger, time);
         var settings = new ScriptRunnerSettings
         {

@@ -64,6 +64,7 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
         }
 
         var time = timeProvider ?? TimeProvider.System;
+        _connection.Logger = _logger;
         _releases = new RedisReleaseNotifier(_connection, ReleaseChannelChoice.Auto, _logger, time);
         var settings = new ScriptRunnerSettings
         {

@@ -31,7 +31,15 @@ public sealed class RedisFixture() : ServerFixture<RedisServer>(() => RedisServe
 }
 
 /// <summary>One Garnet server per test class.</summary>
-public sealed class GarnetFixture() : ServerFixture<RedisServer>(RedisServer.StartGarnetAsync)
+public sealed class GarnetFixture() : ServerFixture<RedisServer>(() => RedisServer.StartGarnetAsync())
+{
+    public RedisServer Server => Started;
+
+    public string Configuration => Server.Configuration;
+}
+
+/// <summary>One Garnet server per test class, started without <c>--lua-transaction-mode true</c>: its scripts are not atomic.</summary>
+public sealed class NonAtomicGarnetFixture() : ServerFixture<RedisServer>(() => RedisServer.StartGarnetAsync(luaTransactionMode: false))
 {
     public RedisServer Server => Started;
 
