@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: unit, behaviour (in-memory, Redis, Garnet), integration, browser; then the
-# Redis tests again against the newest StackExchange.Redis 2.x (the default build uses the floor, 2.7.27).
+# Redis tests again against the newest StackExchange.Redis 2.x and again against the newest 3.x (the default build
+# uses the floor, 2.7.27).
 # Installs what the tests need when it is missing: redis-server, redis-sentinel (the failover tests) and chromium
 # from Debian's packages, Garnet
 # (the dotnet tool garnet-server) into artifacts/tools/garnet.
-# The last line is the plain summary "N passed, N failed" of both runs together.
-# Arguments go to the first "dotnet test"; with arguments, the second run is left out.
+# The last line is the plain summary "N passed, N failed" of all runs together.
+# Arguments go to the first "dotnet test"; with arguments, the other runs are left out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,22 +41,27 @@ fi
 dotnet test SessionLocking.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-# The Redis tests (namespace SessionLocking.Tests.Redis) against the newest StackExchange.Redis 2.x, built apart.
-if [ $# -eq 0 ]; then
-  newest=$(sed -nE 's/.*<StackExchangeRedisNewest>([^<]+)<.*/\1/p' Directory.Build.props)
-  echo "Redis tests against StackExchange.Redis $newest ..."
-  newest_out=artifacts/se-redis-newest
-  if dotnet build tests/SessionLocking.Tests -c Release -nologo -v q -p:StackExchangeRedisVersion="$newest" \
-       --artifacts-path "$newest_out" >"$log.newest" 2>&1; then
-    dotnet test "$newest_out/bin/SessionLocking.Tests/release/SessionLocking.Tests.dll" \
+# The Redis tests (namespace SessionLocking.Tests.Redis) against another StackExchange.Redis, built apart (the store
+# and the tests; System.IO.Hashing beside it as Directory.Build.props says).
+redis_tests_against() {
+  local version=$1 out=$2
+  echo "Redis tests against StackExchange.Redis $version ..."
+  if dotnet build tests/SessionLocking.Tests -c Release -nologo -v q -p:StackExchangeRedisVersion="$version" \
+       --artifacts-path "$out" >"$log.other" 2>&1; then
+    dotnet test "$out/bin/SessionLocking.Tests/release/SessionLocking.Tests.dll" \
       --filter "FullyQualifiedName~SessionLocking.Tests.Redis." 2>&1 | tee -a "$log"
     [ "${PIPESTATUS[0]}" -ne 0 ] && status=1
   else
-    grep -E "error" "$log.newest" | sort -u
-    echo "Failed!  - Failed:     1, Passed:     0, Skipped:     0, Total:     1 - build against StackExchange.Redis $newest" >>"$log"
+    grep -E "error" "$log.other" | sort -u
+    echo "Failed!  - Failed:     1, Passed:     0, Skipped:     0, Total:     1 - build against StackExchange.Redis $version" >>"$log"
     status=1
   fi
-  rm -f "$log.newest"
+  rm -f "$log.other"
+}
+
+if [ $# -eq 0 ]; then
+  redis_tests_against "$(sed -nE 's/.*<StackExchangeRedisNewest>([^<]+)<.*/\1/p' Directory.Build.props)" artifacts/se-redis-newest
+  redis_tests_against "$(sed -nE 's/.*<StackExchangeRedisNewest3>([^<]+)<.*/\1/p' Directory.Build.props)" artifacts/se-redis-newest3
 fi
 
 passed=0; failed=0

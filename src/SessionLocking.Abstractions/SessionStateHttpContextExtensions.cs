@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Http;
 
 namespace SessionLocking;
@@ -8,7 +9,8 @@ public static class SessionStateHttpContextExtensions
     /// <summary>
     /// The request's session through the classic API. Throws <see cref="InvalidOperationException"/> when
     /// the request has no session: the endpoint is <see cref="SessionStateBehavior.Disabled"/>, the request
-    /// has no endpoint, or <c>UseLockedSession</c> did not run for it.
+    /// has no endpoint, <c>UseLockedSession</c> did not run for it, or it has already released the session (code
+    /// that runs after <c>UseLockedSession</c> returned, such as a middleware registered before it).
     /// </summary>
     /// <param name="context">The request.</param>
     public static IHttpSessionState GetSessionState(this HttpContext context)
@@ -16,9 +18,26 @@ public static class SessionStateHttpContextExtensions
         ArgumentNullException.ThrowIfNull(context);
         var feature = context.Features.Get<ILockedSessionFeature>()
             ?? throw new InvalidOperationException(
-                "This request has no session state: UseLockedSession() did not run for it. Add app.UseLockedSession() after app.UseRouting(); requests without an endpoint (static files, 404s) get no session.");
+                "This request has no session state: UseLockedSession() did not run for it, or it has already released the session (a middleware registered before UseLockedSession() runs after the release, when changes can no longer be saved). Add app.UseLockedSession() after app.UseRouting(); requests without an endpoint (static files, 404s) get no session.");
         return feature.Session
             ?? throw new InvalidOperationException(SessionStateMessages.Disabled);
+    }
+
+    /// <summary>
+    /// The request's session through the classic API, when it has one (classic <c>if (Session != null)</c>): true on
+    /// <see cref="SessionStateBehavior.Required"/> and <see cref="SessionStateBehavior.ReadOnly"/> requests; false,
+    /// without throwing, on a <see cref="SessionStateBehavior.Disabled"/> endpoint, an endpoint ASP.NET Core maps
+    /// itself (a static asset, a health check), a request without an endpoint, or when <c>UseLockedSession</c> did not
+    /// run for it. For code shared by pages of every behaviour, such as a layout or a view component.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="session">The session when there is one; otherwise null.</param>
+    /// <returns>Whether the request has a session.</returns>
+    public static bool TryGetSessionState(this HttpContext context, [NotNullWhen(true)] out IHttpSessionState? session)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        session = context.Features.Get<ILockedSessionFeature>()?.Session;
+        return session is not null;
     }
 
     /// <summary>

@@ -36,6 +36,9 @@ public static class LockedSessionDefaults
     /// <summary>Default limit of a response held until the session is saved (HTTP/1.0, or after RegenerateId): 4 MiB.</summary>
     public const int MaxHeldResponseBytes = 4 * 1024 * 1024;
 
+    /// <summary>Default limit of all responses held at once on one server (HTTP/1.0, RegenerateId, responses that end at their head): 256 MiB.</summary>
+    public const long MaxTotalHeldResponseBytes = 256L * 1024 * 1024;
+
     /// <summary>Share of failed store calls that opens the store circuit breaker: 0.5.</summary>
     public const double StoreCircuitFailureRatio = 0.5;
 

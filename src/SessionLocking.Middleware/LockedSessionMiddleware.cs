@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SessionLocking.Diagnostics;
@@ -17,6 +16,7 @@ internal sealed class LockedSessionMiddleware
     private const string QueueFullMessage = "The request queue limit of the session is exceeded.";
     private const string WaitTimedOutMessage = "Timed out waiting for the session lock: another request of this session holds it.";
     private const string StoreUnavailableMessage = "The session store is unavailable.";
+    private const string HeldResponsesFullMessage = "The server holds too many responses until their sessions are saved; nothing of this request was saved. Try again.";
     private const string StoreCorruptMessage = "The stored session was corrupt and has been discarded; the next request starts a new session.";
 
     private readonly RequestDelegate _next;
@@ -25,6 +25,7 @@ internal sealed class LockedSessionMiddleware
     private readonly ISessionItemFormat _format;
     private readonly ILogger _logger;
     private readonly SessionCookie _cookie;
+    private readonly HeldResponseBudget _heldResponses;
 
     public LockedSessionMiddleware(
         RequestDelegate next,
@@ -32,7 +33,8 @@ internal sealed class LockedSessionMiddleware
         SessionLocks locks,
         ISessionItemFormat format,
         ILogger<LockedSessionMiddleware> logger,
-        SessionCookie cookie)
+        SessionCookie cookie,
+        HeldResponseBudget heldResponses)
     {
         _next = next;
         _options = options.Value;
@@ -40,11 +42,19 @@ internal sealed class LockedSessionMiddleware
         _format = format;
         _logger = logger;
         _cookie = cookie;
+        _heldResponses = heldResponses;
     }
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var behavior = ResolveBehavior(context);
+        if (ResolveBehavior(context) is not { } behavior)
+        {
+            // A framework endpoint (a static asset, a health check) that nothing marked: classic never ran the session
+            // module for such handlers, so no session, no keep-alive, no store call, whatever cookie comes with it.
+            await RunWithoutSessionAsync(context, cookieId: null);
+            return;
+        }
+
         var cookieId = ReadSessionId(context);
         if (behavior == SessionStateBehavior.Disabled)
         {
@@ -58,7 +68,10 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
-        var session = OpenSession(context, behavior, sessionLock);
+        var session = NewSession(context, behavior, sessionLock);
+
+        // Declared after the lock, so disposed before it: the session leaves the request with the release, on every path.
+        using var feature = LockedSessionFeature.Install(context, behavior, session);
         if (behavior == SessionStateBehavior.ReadOnly)
         {
             await _next(context);
@@ -66,14 +79,31 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
-        var response = SessionResponse.Install(context, session, _cookie, _options);
+        await RunAndSaveAsync(context, session, sessionLock, cookieId);
+    }
+
+    /// <summary>
+    /// The endpoint, then the release plan, then the response: no response ends, and no new id's cookie leaves, before
+    /// the session was saved (see <see cref="SessionResponse"/>).
+    /// </summary>
+    private async Task RunAndSaveAsync(HttpContext context, LockedSession session, SessionLock sessionLock, string? cookieId)
+    {
+        var response = SessionResponse.Install(context, session, _cookie, _options, _heldResponses);
         try
         {
             await RunEndpointAsync(context, session);
-            response.ThrowIfTooLarge();
-            var plan = GetReleasePlan(session);
+            await response.PrepareAsync();
+            var plan = GetReleasePlan(session, cookieId);
             await sessionLock.CarryOutAsync(plan);
             LogStored(session, plan);
+        }
+        catch when (response.OverServerLimit)
+        {
+            // Nothing was saved (the lock's owner releases without writing, on dispose); the client may retry.
+            response.Discard();
+            Log.HeldResponsesOverServerLimit(_logger, new SessionKey(session.OriginalId), _heldResponses.Limit);
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, HeldResponsesFullMessage);
+            return;
         }
         catch
         {
@@ -85,14 +115,13 @@ internal sealed class LockedSessionMiddleware
         await response.SendAsync();
     }
 
-    private SessionStateBehavior ResolveBehavior(HttpContext context) =>
+    private SessionStateBehavior? ResolveBehavior(HttpContext context) =>
         context.GetEndpoint() is { } endpoint
             ? SessionStateBehaviorResolver.Resolve(context, endpoint, _options.DefaultBehavior)
             : SessionStateBehavior.Disabled;
 
-    private LockedSession OpenSession(HttpContext context, SessionStateBehavior behavior, SessionLock sessionLock)
-    {
-        var session = new LockedSession(
+    private LockedSession NewSession(HttpContext context, SessionStateBehavior behavior, SessionLock sessionLock) =>
+        new(
             sessionLock.SessionId,
             sessionLock.StoreResult.Data,
             behavior == SessionStateBehavior.ReadOnly,
@@ -103,9 +132,6 @@ internal sealed class LockedSessionMiddleware
         {
             EndpointName = context.GetEndpoint()?.DisplayName,
         };
-        SetFeature(context, new LockedSessionFeature(behavior, session));
-        return session;
-    }
 
     /// <summary>Classic <c>Session_Start</c> for a new session, then the endpoint. An endpoint that fails saves nothing (classic).</summary>
     private async Task RunEndpointAsync(HttpContext context, LockedSession session)
@@ -233,11 +259,13 @@ internal sealed class LockedSessionMiddleware
             : _locks.NewReadOnly(SessionIds.Create());
     }
 
-    private ReleasePlan GetReleasePlan(LockedSession session)
+    private ReleasePlan GetReleasePlan(LockedSession session, string? cookieId)
     {
         try
         {
-            return session.GetReleasePlan();
+            var plan = session.GetReleasePlan();
+            var neverShared = session.IsNewSession && !session.CookieIssued && session.OriginalId != cookieId;
+            return plan.Kind == ReleaseKind.Release && neverShared ? ReleasePlan.ReleaseNeverShared : plan;
         }
         catch (SessionSerializationException ex)
         {
@@ -247,28 +275,19 @@ internal sealed class LockedSessionMiddleware
     }
 
     /// <summary>
-    /// Requests without an endpoint (404s) get no session at all; Disabled endpoints get one that refuses use. Both keep
-    /// a session alive, without waiting for it: a page that needs no session never waits for the store.
+    /// Requests without an endpoint (404s) get no session at all; Disabled endpoints and framework endpoints get one that
+    /// refuses use. A cookie id keeps its session alive (framework endpoints pass none), without waiting for it: a page
+    /// that needs no session never waits for the store.
     /// </summary>
-    private Task RunWithoutSessionAsync(HttpContext context, string? cookieId)
+    private async Task RunWithoutSessionAsync(HttpContext context, string? cookieId)
     {
-        if (context.GetEndpoint() is not null)
-        {
-            SetFeature(context, new LockedSessionFeature(SessionStateBehavior.Disabled, null));
-        }
-
+        using var feature = context.GetEndpoint() is null ? null : LockedSessionFeature.Install(context, SessionStateBehavior.Disabled, null);
         if (cookieId is not null && _options.KeepAliveWithoutSession)
         {
             _ = KeepAliveAsync(cookieId);
         }
 
-        return _next(context);
-    }
-
-    private static void SetFeature(HttpContext context, LockedSessionFeature feature)
-    {
-        context.Features.Set<ISessionFeature>(feature);
-        context.Features.Set<ILockedSessionFeature>(feature);
+        await _next(context);
     }
 
     private string? ReadSessionId(HttpContext context)

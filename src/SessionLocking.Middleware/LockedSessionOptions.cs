@@ -52,7 +52,11 @@ public sealed class LockedSessionOptions
     /// </summary>
     public int RequestQueueLimitPerSession { get; set; } = LockedSessionDefaults.RequestQueueLimitPerSession;
 
-    /// <summary>The behaviour of endpoints that say nothing (classic MVC controllers: <see cref="SessionStateBehavior.Required"/>).</summary>
+    /// <summary>
+    /// The behaviour of the application's endpoints that say nothing (MVC actions, Razor Pages, minimal API handlers;
+    /// classic MVC controllers: <see cref="SessionStateBehavior.Required"/>). Endpoints ASP.NET Core maps itself
+    /// (static assets, health checks) get no session unless marked, as the classic static-file handler had none.
+    /// </summary>
     public SessionStateBehavior DefaultBehavior { get; set; } = SessionStateBehavior.Required;
 
     /// <summary>
@@ -64,6 +68,7 @@ public sealed class LockedSessionOptions
     /// <summary>
     /// Classic keep-alive: a request that uses no session (a <see cref="SessionStateBehavior.Disabled"/>
     /// endpoint, or no endpoint) but carries a session id slides that session's expiry with one cheap store call.
+    /// Framework endpoints that nothing marked (static assets, health checks) make no store call.
     /// </summary>
     public bool KeepAliveWithoutSession { get; set; } = true;
 
@@ -101,11 +106,20 @@ public sealed class LockedSessionOptions
 
     /// <summary>
     /// Largest response held in memory until the session is saved (4 MiB). A Required request over HTTP/1.0 (whose
-    /// response ends when the connection closes, so a failed write-back could not be told from success), and a request
+    /// response ends when the connection closes, so a failed write-back could not be told from success), a request
     /// that called <see cref="IHttpSessionState.RegenerateId"/> (whose new cookie may only reach the client once the
-    /// session moved), are held. Past the limit the write fails, the request fails with 500 and nothing is saved.
+    /// session moved), and a response that ends at its head (HEAD, 204, 304, <c>Content-Length: 0</c>) started before
+    /// the save, are held. Past the limit the write fails, the request fails with 500 and nothing is saved.
     /// </summary>
     public int MaxHeldResponseBytes { get; set; } = LockedSessionDefaults.MaxHeldResponseBytes;
+
+    /// <summary>
+    /// Largest amount of memory all held responses of this server may take together (256 MiB), so that many clients
+    /// that talk HTTP/1.0 and do not read cannot pin more. A write that would pass it fails, the request is answered
+    /// with 503 and nothing of it is saved (the client can retry; no change is ever saved for a response that could not
+    /// be delivered whole). A held response gives its memory back as the client reads it.
+    /// </summary>
+    public long MaxTotalHeldResponseBytes { get; set; } = LockedSessionDefaults.MaxTotalHeldResponseBytes;
 
     /// <summary>The System.Text.Json options used for session values.</summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.General);

@@ -55,6 +55,11 @@ internal sealed class LockedSessionOptionsValidator(
             failures.Add($"SessionState:MaxHeldResponseBytes must be greater than 0; it is {options.MaxHeldResponseBytes}. The default is {LockedSessionDefaults.MaxHeldResponseBytes} (4 MiB).");
         }
 
+        if (options.MaxTotalHeldResponseBytes < options.MaxHeldResponseBytes)
+        {
+            failures.Add($"SessionState:MaxTotalHeldResponseBytes must be at least SessionState:MaxHeldResponseBytes ({options.MaxHeldResponseBytes}); it is {options.MaxTotalHeldResponseBytes}. The default is {LockedSessionDefaults.MaxTotalHeldResponseBytes} (256 MiB).");
+        }
+
         if (options.StoreCircuitBreaker is { Enabled: true } breaker)
         {
             if (!(breaker.FailureRatio > 0 && breaker.FailureRatio <= 1))

@@ -34,6 +34,7 @@ public static class LockedSessionServiceCollectionExtensions
         services.AddMetrics();
         services.AddDataProtection();
         services.TryAddSingleton<SessionCookie>();
+        services.TryAddSingleton<HeldResponseBudget>();
         services.TryAddSingleton(TimeProvider.System);
 
         // In memory, or the store package's mode that SessionState:Mode names; a store registered in code (AddStore) wins.

@@ -22,33 +22,29 @@ internal static class GarnetAtomicityCheck
 
     private static readonly LuaScript Probe = LuaScript.Load("atomicity probe", "probe.atomicity");
 
-    /// <summary>The first connected primary that says it is Garnet, or null.</summary>
+    /// <summary>A connected primary when the server says it is Garnet (<c>garnet_version</c> in <c>INFO server</c>), else null.</summary>
     public static async Task<EndPoint?> FindGarnetAsync(IConnectionMultiplexer multiplexer, TimeSpan limit)
     {
-        foreach (var endpoint in multiplexer.GetEndPoints())
+        try
         {
-            try
+            // INFO through a script: StackExchange.Redis counts INFO as an admin command (IServer.Info always,
+            // IDatabase.Execute from 3.x on) and refuses it without allowAdmin (as RedisEvictionPolicy does).
+            var info = (string?)await multiplexer.GetDatabase()
+                .ScriptEvaluateAsync("return redis.call('INFO', 'server')", flags: RedisScriptRunner.ToPrimary)
+                .WaitAsync(limit).ConfigureAwait(false);
+            if (info?.Contains("garnet_version:", StringComparison.Ordinal) != true)
             {
-                var server = multiplexer.GetServer(endpoint);
-                if (!server.IsConnected || server.IsReplica)
-                {
-                    continue;
-                }
-
-                // INFO by ExecuteAsync: the client's own InfoRawAsync needs allowAdmin.
-                var info = (string?)await server.ExecuteAsync("INFO", "server").WaitAsync(limit).ConfigureAwait(false);
-                if (info?.Contains("garnet_version:", StringComparison.Ordinal) == true)
-                {
-                    return endpoint;
-                }
-            }
-            catch (Exception ex) when (ex is RedisException or RedisCommandException or TimeoutException or ArgumentException or InvalidOperationException or NotSupportedException)
-            {
-                // INFO refused or unanswered: not a Garnet we can tell; the scripts run as on Redis.
+                return null;
             }
         }
+        catch (Exception ex) when (ex is RedisException or RedisCommandException or TimeoutException or InvalidOperationException or NotSupportedException)
+        {
+            // INFO refused or unanswered: not a Garnet we can tell; the scripts run as on Redis.
+            return null;
+        }
 
-        return null;
+        return multiplexer.GetEndPoints().FirstOrDefault(e => multiplexer.GetServer(e) is { IsConnected: true, IsReplica: false })
+            ?? multiplexer.GetEndPoints().FirstOrDefault();
     }
 
     /// <summary>

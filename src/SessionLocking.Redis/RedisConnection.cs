@@ -97,8 +97,11 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         // The client reads replies on a dedicated pool of its own by default (a shield for applications that block
         // thread-pool threads on Redis calls); every store call is awaited, so its continuation needs the .NET thread
         // pool anyway, and reading there saves a thread hop per reply: about a fifth more requests/s in the
-        // many-sessions benchmark (docs/benchmarks.md). A socket manager the application chose is kept.
+        // many-sessions benchmark (docs/benchmarks.md). A socket manager the application chose is kept. StackExchange.Redis
+        // 3.x has no socket managers (the property is obsolete there and ignored): the package is built on 2.x.
+#pragma warning disable CS0618
         configuration.SocketManager ??= SocketManager.ThreadPool;
+#pragma warning restore CS0618
 
         // Never fail for good: when Redis is down at start the client keeps connecting in the background, calls
         // fail fast (503) meanwhile, and the store works again as soon as Redis is back.

@@ -191,7 +191,7 @@ internal sealed class RedisReleaseChannels : IDisposable
         }
         else if (ShardedChannel is null)
         {
-            (kind, reason) = (Classic, $"StackExchange.Redis {typeof(RedisChannel).Assembly.GetName().Version} has no sharded channels (RedisChannel.Sharded)");
+            (kind, reason) = (Classic, "this StackExchange.Redis has no sharded channels (RedisChannel.Sharded)");
         }
         else if (channelPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
         {
@@ -229,11 +229,11 @@ internal sealed class RedisReleaseChannels : IDisposable
         {
             if (kind == Sharded)
             {
-                RedisStoreLog.ReleaseChannelsSharded(_logger);
+                RedisStoreLog.ReleaseChannelsSharded(_logger, RedisClientVersion.Text);
             }
             else
             {
-                RedisStoreLog.ReleaseChannelsClassic(_logger, reason ?? "unknown");
+                RedisStoreLog.ReleaseChannelsClassic(_logger, RedisClientVersion.Text, reason ?? "unknown");
             }
         }
 
@@ -257,7 +257,10 @@ internal sealed class RedisReleaseChannels : IDisposable
 
         if (asked.Count == 0)
         {
+            // StackExchange.Redis 3.x prefers a constructor with CommandFlags, which the 2.x floor lacks.
+#pragma warning disable CS0618
             throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No connected primary to ask whether it has sharded pub/sub.");
+#pragma warning restore CS0618
         }
 
         await Task.WhenAll(asked.Select(a => a.Reply)).ConfigureAwait(false);

@@ -9,8 +9,8 @@ internal static partial class RedisStoreLog
     [LoggerMessage(101, LogLevel.Warning, "Redis runs with maxmemory-policy {Policy}: under memory pressure it may evict session locks (and whole sessions). Use noeviction for the session store's Redis.", EventName = "RedisEvictionPolicyMayEvictLocks")]
     public static partial void EvictionPolicyMayEvictLocks(ILogger logger, string policy);
 
-    [LoggerMessage(102, LogLevel.Debug, "Could not read Redis's maxmemory-policy (CONFIG GET refused or failed); the eviction check is skipped.", EventName = "RedisEvictionPolicyUnknown")]
-    public static partial void EvictionPolicyUnknown(ILogger logger, Exception exception);
+    [LoggerMessage(102, LogLevel.Information, "Could not read Redis's maxmemory-policy ({Reason}); the eviction check is skipped.", EventName = "RedisEvictionPolicyUnknown")]
+    public static partial void EvictionPolicyUnknown(ILogger logger, string reason);
 
     [LoggerMessage(103, LogLevel.Error, "Session {SessionKey}: its stored record in Redis is corrupt ({What}); the store dropped {Dropped} and took no lock. The next request starts afresh.", EventName = "RedisSessionCorrupt")]
     public static partial void SessionCorrupt(ILogger logger, SessionKey sessionKey, string what, string dropped);
@@ -27,11 +27,11 @@ internal static partial class RedisStoreLog
     [LoggerMessage(107, LogLevel.Error, "Session {SessionKey}: the {Operation} was applied on the Redis primary but only {Acknowledged} of {Required} replicas acknowledged it within {TimeoutMs} ms; it is reported as failed (a failover now could lose it).", EventName = "RedisReplicaAckMissing")]
     public static partial void ReplicaAckMissing(ILogger logger, Exception? exception, SessionKey sessionKey, string operation, long acknowledged, int required, long timeoutMs);
 
-    [LoggerMessage(110, LogLevel.Information, "Releases are published with SPUBLISH on sharded channels (Redis 7 sharded pub/sub): in a cluster a release reaches only the shard of its session.", EventName = "RedisReleaseChannelsSharded")]
-    public static partial void ReleaseChannelsSharded(ILogger logger);
+    [LoggerMessage(110, LogLevel.Information, "Releases are published with SPUBLISH on sharded channels (Redis 7 sharded pub/sub, StackExchange.Redis {ClientVersion}): in a cluster a release reaches only the shard of its session.", EventName = "RedisReleaseChannelsSharded")]
+    public static partial void ReleaseChannelsSharded(ILogger logger, string clientVersion);
 
-    [LoggerMessage(111, LogLevel.Information, "Releases are published with PUBLISH on classic channels: {Reason}.", EventName = "RedisReleaseChannelsClassic")]
-    public static partial void ReleaseChannelsClassic(ILogger logger, string reason);
+    [LoggerMessage(111, LogLevel.Information, "Releases are published with PUBLISH on classic channels (StackExchange.Redis {ClientVersion}): {Reason}.", EventName = "RedisReleaseChannelsClassic")]
+    public static partial void ReleaseChannelsClassic(ILogger logger, string clientVersion, string reason);
 
     [LoggerMessage(112, LogLevel.Debug, "Could not ask Redis whether it has sharded pub/sub; releases use classic pub/sub until the next try.", EventName = "RedisReleaseChannelsUndecided")]
     public static partial void ReleaseChannelsUndecided(ILogger logger, Exception exception);

@@ -284,7 +284,7 @@ public sealed partial class MigrationSampleTests : IClassFixture<SampleAppFixtur
         Assert.Contains("href=\"/wizard\"", home);
         Assert.Contains("href=\"/report\"", home);
         var shipping = await _app.NewBrowser().GetStringAsync("/wizard/shipping");
-        Assert.Contains("href=\"/css/site.css?v=", shipping);
+        Assert.Matches("href=\"/css/site\\.[a-z0-9]+\\.css\"", shipping); // MapStaticAssets + WithStaticAssets: the fingerprinted file
         Assert.Contains("name=\"Details.PostalCode\"", shipping);
         Assert.Contains("name=\"nav\" value=\"next\"", shipping);
     }

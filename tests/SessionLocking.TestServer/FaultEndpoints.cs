@@ -90,8 +90,10 @@ public static class FaultEndpoints
     {
         // Read-modify-write of "counter" after ms of work. flush=true sends and flushes a body first, so the
         // write-back runs after the response has started (a client can leave during it); the body is then
-        // complete only if the write-back succeeded.
-        app.MapPost("/faults/rand/increment", async (HttpContext context, WriterTracker tracker, int? ms, bool? flush) =>
+        // complete only if the write-back succeeded. end=complete ends the response with CompleteAsync, end=no-content
+        // starts a 204, both before the endpoint returns (so before the write-back): neither may look complete
+        // to the client unless the write-back succeeded.
+        app.MapPost("/faults/rand/increment", async (HttpContext context, WriterTracker tracker, int? ms, bool? flush, string? end) =>
         {
             var session = context.GetSessionState();
             using (tracker.Enter(session.SessionID, writer: true))
@@ -117,6 +119,19 @@ public static class FaultEndpoints
                     context.Response.ContentType = "text/plain";
                     await context.Response.Body.WriteAsync("flushed"u8.ToArray(), CancellationToken.None);
                     await context.Response.Body.FlushAsync(CancellationToken.None);
+                    return Results.Empty;
+                }
+
+                if (end == "complete")
+                {
+                    await context.Response.CompleteAsync();
+                    return Results.Empty;
+                }
+
+                if (end == "no-content")
+                {
+                    context.Response.StatusCode = StatusCodes.Status204NoContent;
+                    await context.Response.StartAsync(CancellationToken.None);
                     return Results.Empty;
                 }
 

@@ -65,6 +65,12 @@ internal static partial class Log
     [LoggerMessage(20, LogLevel.Warning, "Session {SessionKey}: more than {Limit} abandoned lock-taking calls are being watched; a lock this one takes expires by its time to live in the store.", EventName = "AbandonedAcquireNotWatched")]
     public static partial void AbandonedAcquireNotWatched(ILogger logger, SessionKey sessionKey, int limit);
 
+    [LoggerMessage(30, LogLevel.Warning, "Session {SessionKey} was never stored and its id never left the server; releasing its lock failed, which loses nothing (the lock expires by its time to live). The request goes on.", EventName = "UnstoredSessionReleaseFailed")]
+    public static partial void NeverSharedReleaseFailed(ILogger logger, Exception exception, SessionKey sessionKey);
+
+    [LoggerMessage(31, LogLevel.Warning, "Session {SessionKey}: the responses held on this server until their sessions are saved reached MaxTotalHeldResponseBytes ({Limit} bytes); the request fails with 503 and nothing of it is saved.", EventName = "HeldResponsesOverServerLimit")]
+    public static partial void HeldResponsesOverServerLimit(ILogger logger, SessionKey sessionKey, long limit);
+
     // Events 50-52 mean what ASP.NET Core session's events of the same names mean, at the same levels, so that
     // dashboards and alerts built on them keep working after a move to SessionLocking.
 

@@ -22,14 +22,22 @@ internal enum ReleaseKind
 /// </summary>
 internal sealed class ReleasePlan
 {
-    private ReleasePlan(ReleaseKind kind, SessionChanges? changes, string? newSessionId)
+    private ReleasePlan(ReleaseKind kind, SessionChanges? changes, string? newSessionId, bool bestEffort = false)
     {
         Kind = kind;
         Changes = changes;
         NewSessionId = newSessionId;
+        BestEffort = bestEffort;
     }
 
     public static ReleasePlan Release { get; } = new(ReleaseKind.Release, null, null);
+
+    /// <summary>
+    /// The release of a new session that was never stored and whose id never left the server (no cookie came with the
+    /// request or went with the response): if it fails, nothing is lost and nobody waits for the lock, which expires
+    /// by its time to live.
+    /// </summary>
+    public static ReleasePlan ReleaseNeverShared { get; } = new(ReleaseKind.Release, null, null, bestEffort: true);
 
     public static ReleasePlan Remove { get; } = new(ReleaseKind.Remove, null, null);
 
@@ -40,6 +48,9 @@ internal sealed class ReleasePlan
 
     /// <summary>For <see cref="ReleaseKind.Move"/>: the session's new id.</summary>
     public string? NewSessionId { get; }
+
+    /// <summary>True when a store failure while carrying out the plan does not fail the request (<see cref="ReleaseNeverShared"/>).</summary>
+    public bool BestEffort { get; }
 
     /// <summary>True when something the request did is lost if the store rejects the plan (the lock was no longer ours).</summary>
     public bool CarriesChanges => Kind != ReleaseKind.Release;

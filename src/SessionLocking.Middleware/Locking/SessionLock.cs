@@ -66,6 +66,14 @@ internal sealed class SessionLock : IAsyncDisposable
                 _ => await store.ReleaseAsync(SessionId, lockId, CancellationToken.None),
             };
         }
+        catch (Exception ex) when (plan.BestEffort)
+        {
+            // Nothing at stake, and a second try on dispose would only make the response wait for a failing store again.
+            _storeLockEnded = true;
+            EndLocally();
+            Log.NeverSharedReleaseFailed(_locks.Logger, ex, sessionKey);
+            return;
+        }
         catch (Exception ex) when (ex is not SessionLockLostException)
         {
             Log.WriteBackFailed(_locks.Logger, ex, sessionKey, "the session store failed");

@@ -26,9 +26,11 @@ internal sealed partial class RedisScriptRunner
         Task<RedisResult> waiting;
         try
         {
+#pragma warning disable CS0618 // StackExchange.Redis 3.x prefers a constructor with CommandFlags, which the 2.x floor lacks.
             waiting = primary is null
                 ? Task.FromException<RedisResult>(new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No primary serves the session's keys."))
                 : primary.ExecuteAsync("WAIT", MinReplicas, (long)Math.Ceiling(_settings.ReplicaAckTimeout.TotalMilliseconds));
+#pragma warning restore CS0618
         }
         catch (Exception ex)
         {

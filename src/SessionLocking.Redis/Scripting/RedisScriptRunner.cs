@@ -152,8 +152,8 @@ internal sealed partial class RedisScriptRunner
 
     /// <summary>
     /// On the first call, warns when Redis may evict keys (any maxmemory-policy but noeviction): a lock evicted
-    /// while held lets a second writer in (fencing then rejects the first one's write-back). A refused CONFIG
-    /// (renamed or disabled, as on many managed services) is ignored.
+    /// while held lets a second writer in (fencing then rejects the first one's write-back). When the policy cannot
+    /// be read, one line says the check was skipped.
     /// </summary>
     private void CheckEvictionPolicyOnce(IDatabase database)
     {
@@ -165,21 +165,14 @@ internal sealed partial class RedisScriptRunner
 
     private async Task CheckEvictionPolicyAsync(IDatabase database)
     {
-        try
+        var (policy, unknown) = await RedisEvictionPolicy.ReadAsync(database, _connection).ConfigureAwait(false);
+        if (policy is null)
         {
-            var reply = await _connection.WithTimeout(
-                database.ExecuteAsync("CONFIG", new List<object> { "GET", "maxmemory-policy" }, ToPrimary),
-                "eviction check",
-                CancellationToken.None).ConfigureAwait(false);
-            var pair = (RedisResult[])reply!;
-            if (pair.Length >= 2 && (string?)pair[1] is { } policy && !string.Equals(policy, "noeviction", StringComparison.OrdinalIgnoreCase))
-            {
-                RedisStoreLog.EvictionPolicyMayEvictLocks(_logger, policy);
-            }
+            RedisStoreLog.EvictionPolicyUnknown(_logger, unknown!);
         }
-        catch (Exception ex)
+        else if (!string.Equals(policy, "noeviction", StringComparison.OrdinalIgnoreCase))
         {
-            RedisStoreLog.EvictionPolicyUnknown(_logger, ex);
+            RedisStoreLog.EvictionPolicyMayEvictLocks(_logger, policy);
         }
     }
 }

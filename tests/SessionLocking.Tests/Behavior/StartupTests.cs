@@ -66,6 +66,7 @@ public sealed class StartupTests
     [InlineData("SessionState:PollInterval", "-00:00:01", "SessionState:PollInterval must be greater than 0")]
     [InlineData("SessionState:DefaultBehavior", "Default", "SessionState:DefaultBehavior must be Required, ReadOnly or Disabled")]
     [InlineData("SessionState:Cookie:Name", " ", "SessionState:Cookie:Name must not be empty")]
+    [InlineData("SessionState:MaxTotalHeldResponseBytes", "1048576", "SessionState:MaxTotalHeldResponseBytes must be at least SessionState:MaxHeldResponseBytes")]
     [InlineData("SessionState:StoreCircuitBreaker:FailureRatio", "0", "SessionState:StoreCircuitBreaker:FailureRatio must be more than 0 and at most 1")]
     [InlineData("SessionState:StoreCircuitBreaker:BreakDuration", "00:00:00.100", "SessionState:StoreCircuitBreaker:SamplingDuration and BreakDuration must be at least 0.5 s")]
     public async Task Invalid_options_fail_at_start_up_with_a_message_that_says_how_to_fix_them(string key, string value, string expected)
@@ -94,6 +95,7 @@ public sealed class StartupTests
         builder.Configuration["SessionState:RequestQueueLimitPerSession"] = "7";
         builder.Configuration["SessionState:Cookie:Name"] = "Legacy_Session";
         builder.Configuration["SessionState:DefaultBehavior"] = "ReadOnly";
+        builder.Configuration["SessionState:MaxTotalHeldResponseBytes"] = "1073741824";
         builder.Configuration["SessionState:StoreCircuitBreaker:BreakDuration"] = "00:00:03";
         builder.Configuration["SessionState:StoreCircuitBreaker:Enabled"] = "false";
         builder.Services.AddLockedSession(o => o.PollInterval = TimeSpan.FromMilliseconds(250));
@@ -106,6 +108,7 @@ public sealed class StartupTests
         Assert.Equal("Legacy_Session", options.Cookie.Name);
         Assert.Equal(SessionStateBehavior.ReadOnly, options.DefaultBehavior);
         Assert.Equal(TimeSpan.FromMilliseconds(250), options.PollInterval);
+        Assert.Equal(1L << 30, options.MaxTotalHeldResponseBytes);
         Assert.True(options.Cookie.HttpOnly);
         Assert.Equal(TimeSpan.FromSeconds(3), options.StoreCircuitBreaker.BreakDuration);
         Assert.False(options.StoreCircuitBreaker.Enabled);

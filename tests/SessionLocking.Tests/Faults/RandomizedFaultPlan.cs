@@ -3,7 +3,10 @@ namespace SessionLocking.Tests.Faults;
 /// <summary>What one operation of the randomized fault test does.</summary>
 internal enum FaultOpKind
 {
-    /// <summary>Required read-modify-write of the counter (tracked as a writer).</summary>
+    /// <summary>
+    /// Required read-modify-write of the counter (tracked as a writer). Variant 1 ends its response with
+    /// <c>CompleteAsync</c>, variant 2 starts a 204, both before the write-back; 0 answers after it.
+    /// </summary>
     Increment,
 
     /// <summary>ReadOnly view of the counter; checked against the increments answered so far.</summary>
@@ -167,7 +170,7 @@ internal static class FaultPlan
         var roll = random.Next(100);
         return roll switch
         {
-            < 50 => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.None, random.Next(0, 16), 0, 0, 0),
+            < 50 => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.None, random.Next(0, 16), 0, 0, random.Next(5) switch { 0 => 1, 1 => 2, _ => 0 }),
             < 58 => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.BeforeSend, random.Next(0, 16), 0, 0, 0),
             < 70 => new FaultOp(index, slot, host, FaultOpKind.Increment, FaultCancel.Acquire, random.Next(0, 16), random.Next(1, 13), 0, 0),
             < 80 => Waiting(index, slot, host, FaultOpKind.Increment, random),

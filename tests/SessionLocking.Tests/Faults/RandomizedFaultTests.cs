@@ -672,7 +672,7 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                 }
 
                 case FaultOpKind.Increment:
-                    await IncrementAsync(ledger, op.Host, op.EndpointMs, op.Cancel, op.CancelMs, op.ToString());
+                    await IncrementAsync(ledger, op.Host, op.EndpointMs, op.Cancel, op.CancelMs, op.ToString(), op.Variant switch { 1 => "complete", 2 => "no-content", _ => null });
                     break;
                 case FaultOpKind.Read:
                     await ReadAsync(ledger, op);
@@ -727,7 +727,8 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
         }
 
         /// <summary>One increment of a session and its accounting.</summary>
-        private async Task<Reply> IncrementAsync(Ledger ledger, int host, int endpointMs, FaultCancel cancel, int cancelMs, string op)
+        /// <param name="end">How the endpoint ends its response before the write-back (see the increment endpoint); null: after it.</param>
+        private async Task<Reply> IncrementAsync(Ledger ledger, int host, int endpointMs, FaultCancel cancel, int cancelMs, string op, string? end = null)
         {
             var flush = cancel == FaultCancel.WriteBack;
             long ackedBefore;
@@ -740,8 +741,8 @@ public sealed class RandomizedFaultTests(ITestOutputHelper output)
                 }
             }
 
-            var reply = await SendAsync(host, HttpMethod.Post, $"/faults/rand/increment?ms={endpointMs}{(flush ? "&flush=true" : "")}", ledger.Id, cancel, cancelMs);
-            Record("increment, cancel " + cancel, reply, ledger, op);
+            var reply = await SendAsync(host, HttpMethod.Post, $"/faults/rand/increment?ms={endpointMs}{(flush ? "&flush=true" : "")}{(end is null ? "" : "&end=" + end)}", ledger.Id, cancel, cancelMs);
+            Record("increment" + (end is null ? "" : ", " + end) + ", cancel " + cancel, reply, ledger, op);
             Account(ledger, reply, ackedBefore, op, "increment");
             return reply;
         }

@@ -9,6 +9,10 @@ using SessionLocking.Redis;
 using SessionLocking.Stores;
 using StackExchange.Redis;
 
+// SocketManager and RedisConnectionException(ConnectionFailureType, string) are obsolete in StackExchange.Redis 3.x;
+// these tests also build against it (scripts/test.sh), and the package is built on the 2.x floor that has them.
+#pragma warning disable CS0618
+
 namespace SessionLocking.Tests.Redis;
 
 /// <summary>
@@ -201,16 +205,18 @@ public sealed class RedisConnectionTests : IClassFixture<RedisFixture>
         await using var store = new RedisSessionStateStore(new RedisSessionStoreOptions { Configuration = server.Configuration });
         var id = SessionIds.Create();
 
+        // A NOSCRIPT answer is a failed EVALSHA (then the store would send the script text with EVAL). EVAL itself is
+        // not counted: the start-up eviction check reads INFO memory through a one-line script of its own.
         await CreateAndReleaseAsync(store, id);
         var stats = await CommandStatsAsync(server);
-        Assert.False(stats.ContainsKey("eval"), "the first call paid NOSCRIPT and sent the script text");
+        Assert.True(await FailedCallsAsync(server, "evalsha") == 0, "the first call paid NOSCRIPT and sent the script text");
         Assert.Equal(2, stats["evalsha"]);
 
         await server.RestartAsync(); // No persistence: no scripts, no keys.
         await WaitForAsync(async () => await CachedScriptsAsync(server) > 0, "the scripts were not loaded again after the restart");
         await CreateAndReleaseAsync(store, id);
         stats = await CommandStatsAsync(server);
-        Assert.False(stats.ContainsKey("eval"), "the first call after the restart paid NOSCRIPT");
+        Assert.True(await FailedCallsAsync(server, "evalsha") == 0, "the first call after the restart paid NOSCRIPT");
         Assert.Equal(2, stats["evalsha"]);
     }
 
@@ -242,6 +248,16 @@ public sealed class RedisConnectionTests : IClassFixture<RedisFixture>
     {
         using var client = await server.ConnectAsync();
         return await client.CommandStatsAsync();
+    }
+
+    /// <summary>The <c>failed_calls</c> of a command in <c>INFO commandstats</c> (errors it answered, NOSCRIPT included).</summary>
+    private static async Task<long> FailedCallsAsync(RedisServer server, string command)
+    {
+        using var client = await server.ConnectAsync();
+        var info = await client.StringAsync("INFO", "commandstats") ?? string.Empty;
+        var line = info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("cmdstat_" + command + ":", StringComparison.Ordinal));
+        var field = line?.Split(',').FirstOrDefault(f => f.StartsWith("failed_calls=", StringComparison.Ordinal));
+        return field is null ? 0 : long.Parse(field["failed_calls=".Length..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static async Task<long> CachedScriptsAsync(RedisServer server)
