@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -73,7 +74,31 @@ public static class RedisSessionStateProviderLockedSessionBuilderExtensions
     private static OptionsBuilder<RedisSessionStateProviderStoreOptions> AddOptions(IServiceCollection services)
     {
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisSessionStateProviderStoreOptions>, RedisSessionStateProviderValidation>());
-        return services.AddOptions<RedisSessionStateProviderStoreOptions>().BindConfiguration(RedisSessionStateProviderStoreOptions.ConfigurationSection);
+        return services.AddOptions<RedisSessionStateProviderStoreOptions>()
+            .BindConfiguration(RedisSessionStateProviderStoreOptions.ConfigurationSection)
+            .Configure<IServiceProvider>(static (options, sp) => BindLockTimeZone(options, sp.GetService<IConfiguration>()));
+    }
+
+    /// <summary>
+    /// <c>LockTimeZone</c> from configuration: a time zone id of this machine (the binder alone would ignore the string,
+    /// silently keeping the local zone, and a wrong zone makes each side see the other's locks as hours old).
+    /// </summary>
+    private static void BindLockTimeZone(RedisSessionStateProviderStoreOptions options, IConfiguration? configuration)
+    {
+        var key = RedisSessionStateProviderStoreOptions.ConfigurationSection + ":" + nameof(RedisSessionStateProviderStoreOptions.LockTimeZone);
+        if (configuration?[key] is not { Length: > 0 } zone)
+        {
+            return;
+        }
+
+        try
+        {
+            options.LockTimeZone = TimeZoneInfo.FindSystemTimeZoneById(zone);
+        }
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            throw new InvalidOperationException($"{key} is \"{zone}\", which is not a time zone id of this machine: set it to the classic servers' time zone (an IANA id such as Europe/Berlin, or a Windows id such as W. Europe Standard Time).", ex);
+        }
     }
 
     private static ISessionItemFormat Resolve(ServiceDescriptor descriptor, IServiceProvider sp) =>

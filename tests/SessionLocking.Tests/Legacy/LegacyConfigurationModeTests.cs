@@ -25,12 +25,14 @@ public sealed class LegacyConfigurationModeTests(RedisFixture redis) : IClassFix
             ["SessionState:RedisSessionStateProvider:ApplicationName"] = _application,
             ["SessionState:RedisSessionStateProvider:Format"] = "V4",
             ["SessionState:RedisSessionStateProvider:DefaultSessionTimeout"] = "00:07:00",
+            ["SessionState:RedisSessionStateProvider:LockTimeZone"] = "Asia/Kolkata",
         });
 
         var store = Assert.IsType<LegacyRedisSessionStateStore>(app.Services.GetRequiredService<ISessionStateStore>());
         Assert.IsType<RedisSessionStateProviderItemFormat>(app.Services.GetRequiredService<ISessionItemFormat>());
         var options = app.Services.GetRequiredService<IOptions<RedisSessionStateProviderStoreOptions>>().Value;
         Assert.Equal((RedisSessionStateProviderFormat.V4, TimeSpan.FromMinutes(7)), (options.Format, options.DefaultSessionTimeout));
+        Assert.Equal(TimeSpan.FromHours(5.5), options.LockTimeZone.BaseUtcOffset);
 
         var id = SessionIds.Create();
         var taken = await store.GetExclusiveAsync(id, TimeSpan.FromSeconds(30), true, default);
@@ -58,6 +60,20 @@ public sealed class LegacyConfigurationModeTests(RedisFixture redis) : IClassFix
         }));
 
         Assert.Contains("ApplicationName is required", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_lock_time_zone_this_machine_does_not_know_fails_at_start_up_naming_the_key()
+    {
+        var error = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => StartAppAsync(new()
+        {
+            ["SessionState:Mode"] = "RedisSessionStateProvider",
+            ["SessionState:RedisSessionStateProvider:Configuration"] = redis.Configuration,
+            ["SessionState:RedisSessionStateProvider:ApplicationName"] = _application,
+            ["SessionState:RedisSessionStateProvider:LockTimeZone"] = "Mars/Olympus_Mons",
+        }));
+
+        Assert.Contains("SessionState:RedisSessionStateProvider:LockTimeZone", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
