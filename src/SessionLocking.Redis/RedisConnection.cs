@@ -21,6 +21,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     private readonly bool _owns;
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _operationTimeout;
+    private readonly ConfigurationOptions? _configuration;
     private string[] _scripts = [];
     private IConnectionMultiplexer? _multiplexer;
     private Task<IConnectionMultiplexer>? _connecting;
@@ -48,6 +49,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 
         var configuration = ClientConfiguration(options);
         _channelPrefix = (string?)configuration.ChannelPrefix ?? string.Empty;
+        _configuration = configuration;
         _connect = async () => await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
         _owns = true;
     }
@@ -113,6 +115,9 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     /// gives, once connected (every publishing call follows an acquire, which connects).
     /// </summary>
     public string ChannelPrefix => Volatile.Read(ref _channelPrefix) ?? string.Empty;
+
+    /// <summary>Where the connection logs (the store's logger).</summary>
+    public Microsoft.Extensions.Logging.ILogger Logger { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     /// <summary>The limit of one call.</summary>
     public TimeSpan OperationTimeout => _operationTimeout;
@@ -303,6 +308,16 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
             Volatile.Write(ref _channelPrefix, ChannelPrefixOf(multiplexer));
         }
 
+        if (await CheckAtomicScriptsAsync(multiplexer).ConfigureAwait(false) is { } notAtomic)
+        {
+            if (_owns)
+            {
+                await multiplexer.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw new InvalidOperationException(notAtomic);
+        }
+
         multiplexer.ConnectionRestored += OnConnectionRestored;
         await LoadScriptsAsync(multiplexer).ConfigureAwait(false);
         lock (_sync)
@@ -320,6 +335,32 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 
             _multiplexer = multiplexer;
             return multiplexer;
+        }
+    }
+
+    /// <summary>
+    /// On Garnet, whether it runs scripts atomically (<see cref="GarnetAtomicityCheck"/>): null when it does (or the
+    /// server is not Garnet), else the error that names <c>--lua-transaction-mode true</c>. A probe that cannot run
+    /// (no second connection) is logged and the connection kept.
+    /// </summary>
+    private async Task<string?> CheckAtomicScriptsAsync(IConnectionMultiplexer multiplexer)
+    {
+        if (await GarnetAtomicityCheck.FindGarnetAsync(multiplexer, _operationTimeout).ConfigureAwait(false) is not { } garnet)
+        {
+            return null;
+        }
+
+        try
+        {
+            var configuration = _configuration ?? ConfigurationOptions.Parse(multiplexer.Configuration, true);
+            return await GarnetAtomicityCheck.ScriptsAreAtomicAsync(multiplexer, configuration, _operationTimeout).ConfigureAwait(false)
+                ? null
+                : GarnetAtomicityCheck.NotAtomic(garnet);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ArgumentException or InvalidOperationException)
+        {
+            RedisStoreLog.AtomicityUnchecked(Logger, ex, garnet.ToString() ?? "Garnet");
+            return null;
         }
     }
 

@@ -3,7 +3,7 @@ using SessionLocking.Diagnostics;
 
 namespace SessionLocking.Redis;
 
-/// <summary>Log events of the Redis store (event ids 101–107 and 110–112, listed in docs/redis-protocol.md) and of the RedisSessionStateProvider store (125–129, docs/legacy-redis.md).</summary>
+/// <summary>Log events of the Redis store (event ids 101–107, 110–112 and 140, listed in docs/redis-protocol.md) and of the RedisSessionStateProvider store (125–129, docs/legacy-redis.md).</summary>
 internal static partial class RedisStoreLog
 {
     [LoggerMessage(101, LogLevel.Warning, "Redis runs with maxmemory-policy {Policy}: under memory pressure it may evict session locks (and whole sessions). Use noeviction for the session store's Redis.", EventName = "RedisEvictionPolicyMayEvictLocks")]
@@ -35,6 +35,9 @@ internal static partial class RedisStoreLog
 
     [LoggerMessage(112, LogLevel.Debug, "Could not ask Redis whether it has sharded pub/sub; releases use classic pub/sub until the next try.", EventName = "RedisReleaseChannelsUndecided")]
     public static partial void ReleaseChannelsUndecided(ILogger logger, Exception exception);
+
+    [LoggerMessage(140, LogLevel.Warning, "Could not check that Garnet at {Endpoint} runs scripts atomically (the probe's second connection failed); if Garnet was started without --lua-transaction-mode true, two requests could both take a session's lock.", EventName = "RedisAtomicityUnchecked")]
+    public static partial void AtomicityUnchecked(ILogger logger, Exception exception, string endpoint);
 
     [LoggerMessage(125, LogLevel.Error, "Session {SessionKey}: its RedisSessionStateProvider record is corrupt ({What}); the store dropped {Dropped} and holds no lock. The next request starts afresh.", EventName = "LegacyRedisSessionCorrupt")]
     public static partial void LegacySessionCorrupt(ILogger logger, Exception exception, SessionKey sessionKey, string what, string dropped);

@@ -60,12 +60,14 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>
     /// Starts Microsoft Garnet (the dotnet tool <c>garnet-server</c>, which scripts/test.sh installs into
     /// artifacts/tools/garnet; <c>GARNET_SERVER</c> may name another path) on a free port: Lua on, each script run as
-    /// a transaction (atomic, as in Redis), no AOF, no checkpoints, small memory.
+    /// a transaction (atomic, as in Redis), no AOF, no checkpoints, small memory. With <paramref name="luaTransactionMode"/>
+    /// false, without <c>--lua-transaction-mode true</c>: scripts are not atomic (what the store refuses at connect).
     /// </summary>
-    public static Task<RedisServer> StartGarnetAsync()
+    public static Task<RedisServer> StartGarnetAsync(bool luaTransactionMode = true)
     {
         var executable = GarnetExecutable();
-        return StartOnFreePortAsync("garnet", 3, false, (port, directory) => new RedisServer(port, directory, [executable], garnet: true),
+        string[] extra = luaTransactionMode ? [executable, "--lua-transaction-mode", "true"] : [executable];
+        return StartOnFreePortAsync("garnet", 3, false, (port, directory) => new RedisServer(port, directory, extra, garnet: true),
             $"Could not start Garnet ({executable}) for the Garnet tests (scripts/test.sh installs it).");
     }
 
@@ -181,7 +183,7 @@ public sealed class RedisServer : IAsyncDisposable
             WorkingDirectory = Directory,
         };
         string[] args = _garnet
-            ? ["--port", Port.ToString(), "--bind", "127.0.0.1", "--lua", "true", "--lua-transaction-mode", "true",
+            ? ["--port", Port.ToString(), "--bind", "127.0.0.1", "--lua", "true", .. _extraArgs[1..],
                 "--aof", "false", "--recover", "false", "--storage-tier", "false", "--memory", "64m", "--index", "1m",
                 "--logger-level", "Warning"] // no --logdir: Garnet refuses it without tiered storage; the working directory is ours
             : ["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

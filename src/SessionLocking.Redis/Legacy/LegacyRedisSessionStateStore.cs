@@ -1,8 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SessionLocking.Diagnostics;
+using SessionLocking.Redis.Scripting;
 using StackExchange.Redis;
 
 namespace SessionLocking.Redis.Legacy;
@@ -13,9 +14,15 @@ namespace SessionLocking.Redis.Legacy;
 /// released only by the holder's value), its data format (V5: one binary <c>SessionStateItemCollection</c>; V4: one hash
 /// field per item) and its sliding expiry. Our lock values are local ticks in <see cref="RedisSessionStateProviderStoreOptions.LockTimeZone"/>,
 /// unique per acquisition, so the classic module computes their age correctly and every write-back is fenced by them.
-/// Releases of ours are published on a channel of ours (the classic side publishes nothing: behind a classic holder, waiters poll).
+/// Releases of ours are published on a channel of ours, sharded where server and client have it (the classic side
+/// publishes nothing: behind a classic holder, waiters poll).
 /// </summary>
-/// <remarks>The scripts, and what each key and argument is, are in <see cref="LegacyScripts"/>.</remarks>
+/// <remarks>
+/// The scripts, and what each key and argument is, are in <see cref="LegacyScripts"/> (<c>Scripts/legacy.*.lua</c>);
+/// they run on the <see cref="RedisScriptRunner"/> the Redis store uses too: preloaded, by EVALSHA, with durable writes
+/// (<see cref="RedisSessionStateProviderStoreOptions.MinReplicasAcknowledged"/>) and the clean-up of an acquire the
+/// store gave up on.
+/// </remarks>
 internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessionReleaseNotifications, IAsyncDisposable, IDisposable
 {
     private readonly RedisConnection _connection;
@@ -25,8 +32,10 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
     private readonly bool _v5;
     private readonly RedisValue _defaultTimeout;
     private readonly LegacyScripts _scripts;
+    private readonly RedisScriptRunner _runner;
+    private readonly RedisReleaseNotifier _releases;
 
-    public LegacyRedisSessionStateStore(RedisSessionStateProviderStoreOptions options, IConnectionMultiplexer? multiplexer, TimeProvider? timeProvider, ILoggerFactory? loggerFactory)
+    public LegacyRedisSessionStateStore(RedisSessionStateProviderStoreOptions options, IConnectionMultiplexer? multiplexer, TimeProvider? timeProvider, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _application = ValidateApplicationName(options.ApplicationName) is { } problem
@@ -53,6 +62,19 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
                 multiplexer ?? throw new InvalidOperationException(RedisSessionStateProviderValidation.MissingConnection),
                 options.OperationTimeout);
         }
+
+        var time = timeProvider ?? TimeProvider.System;
+        _connection.Logger = _logger;
+        _releases = new RedisReleaseNotifier(_connection, ReleaseChannelChoice.Auto, _logger, time);
+        var settings = new ScriptRunnerSettings
+        {
+            OptionsName = nameof(RedisSessionStateProviderStoreOptions),
+            ConfigurationSection = "SessionState:RedisSessionStateProvider",
+            MinReplicasAcknowledged = options.MinReplicasAcknowledged,
+            ReplicaAckTimeout = options.ReplicaAckTimeout,
+            Corrupt = (operation, sessionId, what, dropped, ex) => Corrupt(operation, sessionId, what, dropped, ex),
+        };
+        _runner = new RedisScriptRunner(_connection, settings, _scripts.All, _logger, meterFactory, time);
     }
 
     /// <summary>What is wrong with an application name, or null.</summary>
@@ -91,14 +113,13 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
     {
         var keys = KeysOf(sessionId);
         var value = Value(_clock.Next(lockTimeout));
-        var reply = (RedisResult[])(await EvaluateAsync(
-            sessionId,
-            "acquire",
+        var reply = (RedisResult[])(await _runner.RunAsync(
             _scripts.Acquire,
             keys,
             [_defaultTimeout, value, Milliseconds(lockTimeout), createIfMissing ? "1" : "0"],
+            sessionId,
             cancellationToken,
-            abandoned: database => ReleaseInBackground(database, sessionId, keys, value)).ConfigureAwait(false))!;
+            lockTaking: AcquireCall(sessionId, value, lockTimeout)).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
@@ -141,7 +162,7 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
     /// <inheritdoc />
     public async ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken)
     {
-        var reply = (RedisResult[])(await EvaluateAsync(sessionId, "read-only load", _scripts.Shared, KeysOf(sessionId), [_defaultTimeout], cancellationToken).ConfigureAwait(false))!;
+        var reply = (RedisResult[])(await _runner.RunAsync(_scripts.Shared, KeysOf(sessionId), [_defaultTimeout], sessionId, cancellationToken).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
@@ -181,7 +202,7 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
             var stored = new List<KeyValuePair<string, byte[]>>();
             if (!changes.IsNew)
             {
-                var fetched = (RedisResult[])(await EvaluateAsync(sessionId, "write-back", _scripts.Fetch, keys, [_defaultTimeout, value], cancellationToken).ConfigureAwait(false))!;
+                var fetched = (RedisResult[])(await _runner.RunAsync(_scripts.Fetch, keys, [_defaultTimeout, value], sessionId, cancellationToken).ConfigureAwait(false))!;
                 if ((int)fetched[0] == 0)
                 {
                     return false;
@@ -207,23 +228,24 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
             }
 
             var collection = ClassicItemCollection.Write(ClassicItemCollection.Apply(stored, changes));
-            return (long)(await EvaluateAsync(
-                sessionId,
-                "write-back",
+            return (long)(await _runner.RunAsync(
                 _scripts.CommitV5,
                 keys,
-                [_defaultTimeout, value, seconds, PublishChannel(sessionId), collection, changes.IsNew ? "1" : "0"],
-                cancellationToken).ConfigureAwait(false)) == 1;
+                [_defaultTimeout, value, seconds, PublishChannel(sessionId), await ShardedFlagAsync(cancellationToken).ConfigureAwait(false), collection, changes.IsNew ? "1" : "0"],
+                sessionId,
+                cancellationToken,
+                wrote: Wrote).ConfigureAwait(false)) == 1;
         }
 
-        var args = new RedisValue[6 + changes.Removed.Count + (2 * changes.Set.Count)];
+        var args = new RedisValue[7 + changes.Removed.Count + (2 * changes.Set.Count)];
         args[0] = _defaultTimeout;
         args[1] = value;
         args[2] = seconds;
         args[3] = PublishChannel(sessionId);
-        args[4] = changes.IsNew ? "1" : "0";
-        args[5] = changes.Removed.Count;
-        var i = 6;
+        args[4] = await ShardedFlagAsync(cancellationToken).ConfigureAwait(false);
+        args[5] = changes.IsNew ? "1" : "0";
+        args[6] = changes.Removed.Count;
+        var i = 7;
         foreach (var name in changes.Removed)
         {
             args[i++] = name;
@@ -235,64 +257,45 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
             args[i++] = bytes;
         }
 
-        return (long)(await EvaluateAsync(sessionId, "write-back", _scripts.CommitV4, keys, args, cancellationToken).ConfigureAwait(false)) == 1;
+        return (long)(await _runner.RunAsync(_scripts.CommitV4, keys, args, sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
     }
 
     /// <inheritdoc />
     public async ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await EvaluateAsync(sessionId, "release", _scripts.Release, KeysOf(sessionId), [_defaultTimeout, Value(lockId.Token), PublishChannel(sessionId)], cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await _runner.RunAsync(_scripts.Release, KeysOf(sessionId), [_defaultTimeout, Value(lockId.Token), PublishChannel(sessionId), await ShardedFlagAsync(cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await EvaluateAsync(sessionId, "remove", _scripts.Remove, KeysOf(sessionId), [_defaultTimeout, Value(lockId.Token), PublishChannel(sessionId)], cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await _runner.RunAsync(_scripts.Remove, KeysOf(sessionId), [_defaultTimeout, Value(lockId.Token), PublishChannel(sessionId), await ShardedFlagAsync(cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken)
     {
         RedisValue holder = holderLockId.Token == LegacyLockClock.NonNumericHolder ? string.Empty : Value(holderLockId.Token);
-        return (long)(await EvaluateAsync(sessionId, "force-release", _scripts.ForceRelease, KeysOf(sessionId), [_defaultTimeout, holder, PublishChannel(sessionId)], cancellationToken).ConfigureAwait(false)) == 1;
+        return (long)(await _runner.RunAsync(_scripts.ForceRelease, KeysOf(sessionId), [_defaultTimeout, holder, PublishChannel(sessionId), await ShardedFlagAsync(cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
     }
 
     /// <inheritdoc />
     public async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) =>
-        await EvaluateAsync(sessionId, "keep-alive", _scripts.KeepAlive, KeysOf(sessionId), [_defaultTimeout], cancellationToken).ConfigureAwait(false);
+        await _runner.RunAsync(_scripts.KeepAlive, KeysOf(sessionId), [_defaultTimeout], sessionId, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
-    public async ValueTask<IAsyncDisposable> SubscribeAsync(string sessionId, Action onReleased, CancellationToken cancellationToken)
+    public ValueTask<IAsyncDisposable> SubscribeAsync(string sessionId, Action onReleased, CancellationToken cancellationToken) =>
+        _releases.SubscribeAsync(Channel(sessionId), onReleased, cancellationToken);
+
+    /// <inheritdoc />
+    public void Dispose()
     {
-        ArgumentNullException.ThrowIfNull(onReleased);
-        const string Operation = "subscribe";
-        var channel = new RedisChannel(Channel(sessionId), RedisChannel.PatternMode.Literal);
-        var subscriber = await _connection.GetSubscriberAsync(Operation, cancellationToken).ConfigureAwait(false);
-        Action<RedisChannel, RedisValue> handler = (_, _) =>
-        {
-            try
-            {
-                onReleased();
-            }
-            catch
-            {
-                // A wake-up is a hint; polling stays the safety net.
-            }
-        };
-
-        try
-        {
-            await _connection.WithTimeout(subscriber.SubscribeAsync(channel, handler), Operation, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException and not SessionStoreUnavailableException)
-        {
-            throw new SessionStoreUnavailableException($"The session store's {Operation} failed: {ex.Message}", ex) { Operation = Operation };
-        }
-
-        return new Subscription(_connection, subscriber, channel, handler);
+        _releases.Dispose();
+        _connection.Dispose();
     }
 
     /// <inheritdoc />
-    public void Dispose() => _connection.Dispose();
-
-    /// <inheritdoc />
-    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        _releases.Dispose();
+        return _connection.DisposeAsync();
+    }
 
     private SessionStoreResult Locked(string? holder)
     {
@@ -325,62 +328,31 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
         return new SessionData(items, timeout);
     }
 
-    private async Task<RedisResult> EvaluateAsync(string sessionId, string operation, string script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken, Action<IDatabase>? abandoned = null)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var database = await _connection.GetDatabaseAsync(operation, cancellationToken).ConfigureAwait(false);
-        Task<RedisResult>? pending = null;
-        try
-        {
-            pending = database.ScriptEvaluateAsync(script, keys, args);
-            return await _connection.WithTimeout(pending, operation, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            if (abandoned is not null && pending is not null
-                && (!pending.IsCompleted || pending.IsCompletedSuccessfully || pending.Exception!.InnerException is not RedisServerException))
-            {
-                abandoned(database);
-            }
-
-            if (ex is OperationCanceledException or SessionStoreUnavailableException)
-            {
-                throw;
-            }
-
-            if (ex is RedisServerException server && server.Message.StartsWith(LegacyScripts.CorruptMarker, StringComparison.Ordinal))
-            {
-                // "SESSIONCORRUPT what|dropped": the script found a record the provider would never write, before taking anything.
-                var detail = server.Message[LegacyScripts.CorruptMarker.Length..].Trim();
-                var bar = detail.IndexOf('|', StringComparison.Ordinal);
-                throw Corrupt(operation, sessionId, bar < 0 ? detail : detail[..bar], bar < 0 ? "it" : detail[(bar + 1)..], server);
-            }
-
-            throw new SessionStoreUnavailableException(
-                ex is RedisServerException
-                    ? $"Redis answered the session store's {operation} with an error: {ex.Message}"
-                    : $"The session store's {operation} failed: Redis is unavailable ({ex.GetType().Name}: {ex.Message}).",
-                ex)
-            { Operation = operation };
-        }
-    }
-
     /// <summary>
-    /// An acquire the store stopped waiting for may still take the lock: a release fenced by the value it proposed is
-    /// queued right behind it on the same connection, so no lock nobody knows stays behind.
+    /// The acquire as a lock-taking call: given up on, a release fenced by the value it proposed is queued right behind
+    /// it on the same connection (the value is unique to this call, so that release frees only what it took).
     /// </summary>
-    private void ReleaseInBackground(IDatabase database, string sessionId, RedisKey[] keys, RedisValue value)
+    private LockTakingCall AcquireCall(string sessionId, RedisValue value, TimeSpan lockTimeout) => new(
+        _scripts.Release,
+        [_defaultTimeout, value, PublishChannel(sessionId), _releases.CurrentShardedFlag],
+        TookLock,
+        token => ReleaseAsync(sessionId, token, CancellationToken.None),
+        lockTimeout);
+
+    /// <summary>The lock an acquire's answer took (<c>{0, value, …}</c> or <c>{1, value}</c>), or null when it took none.</summary>
+    private static SessionLockId? TookLock(RedisResult result)
     {
-        try
-        {
-            _ = database.ScriptEvaluateAsync(_scripts.Release, keys, [_defaultTimeout, value, PublishChannel(sessionId)])
-                .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
-        {
-            _logger.LogDebug(ex, "Session {SessionKey}: releasing the lock of an abandoned acquire failed; it expires by its time to live.", new SessionKey(sessionId));
-        }
+        var reply = (RedisResult[])result!;
+        return (int)reply[0] is 0 or 1 && reply.Length > 1
+            ? new SessionLockId(long.Parse((string)reply[1]!, NumberStyles.None, CultureInfo.InvariantCulture))
+            : null;
     }
+
+    /// <summary>A fenced write's answer: 1 when it wrote (0: not ours; 2: nothing written, lock released).</summary>
+    private static bool Wrote(RedisResult result) => (long)result == 1;
+
+    private ValueTask<RedisValue> ShardedFlagAsync(CancellationToken cancellationToken) =>
+        _releases.ShardedFlagAsync("release", cancellationToken);
 
     private SessionStoreCorruptException Corrupt(string operation, string sessionId, FormatException ex, string dropped) =>
         Corrupt(operation, sessionId, "session data", dropped, ex, detail: ex.Message);
@@ -397,7 +369,7 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
         };
     }
 
-    private RedisValue PublishChannel(string sessionId) => _connection.ChannelPrefix + Channel(sessionId);
+    private RedisValue PublishChannel(string sessionId) => _releases.PublishChannel(Channel(sessionId));
 
     private static RedisValue Value(long token) => token.ToString(CultureInfo.InvariantCulture);
 
@@ -406,17 +378,4 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
 
     private static RedisValue Milliseconds(TimeSpan span) =>
         ((long)Math.Clamp(Math.Ceiling(span.TotalMilliseconds), 1, (long)int.MaxValue * 1000)).ToString(CultureInfo.InvariantCulture);
-
-    private sealed class Subscription(RedisConnection connection, ISubscriber subscriber, RedisChannel channel, Action<RedisChannel, RedisValue> handler) : IAsyncDisposable
-    {
-        private int _disposed;
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                await connection.WithTimeout(subscriber.UnsubscribeAsync(channel, handler), "unsubscribe", CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-    }
 }

@@ -8,6 +8,12 @@ namespace SessionLocking;
 /// </summary>
 public sealed class RedisSessionStateProviderStoreOptions
 {
+    /// <summary>The name configuration uses for this store: <c>SessionState:Mode=RedisSessionStateProvider</c> (see <c>AddRedisSessionStateProviderStoreMode</c>).</summary>
+    public const string Mode = "RedisSessionStateProvider";
+
+    /// <summary>The configuration section these options are bound from: <c>SessionState:RedisSessionStateProvider</c>.</summary>
+    public const string ConfigurationSection = "SessionState:RedisSessionStateProvider";
+
     /// <summary>
     /// The StackExchange.Redis configuration string of the Redis the classic application uses, for example
     /// <c>redis:6380,ssl=true,password=...</c> (the provider's <c>connectionString</c>). When neither this nor
@@ -54,4 +60,19 @@ public sealed class RedisSessionStateProviderStoreOptions
 
     /// <summary>How long connecting may take. Default 5 seconds.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Durable writes, as <see cref="Redis.RedisSessionStoreOptions.MinReplicasAcknowledged"/>: after every write-back
+    /// (and abandon) and every acquire that takes a lock, the store waits (Redis <c>WAIT</c>, pipelined behind the
+    /// script) until at least this many replicas have it; when fewer acknowledge within <see cref="ReplicaAckTimeout"/>
+    /// the call fails with <see cref="Redis.SessionStoreUnavailableException"/> (an acquire releases the lock it took
+    /// first). 0 (the default) turns it off. The classic provider's own writes are not covered.
+    /// </summary>
+    public int MinReplicasAcknowledged { get; set; }
+
+    /// <summary>
+    /// How long Redis waits for the replicas of <see cref="MinReplicasAcknowledged"/> (the timeout of <c>WAIT</c>). Must
+    /// be shorter than <see cref="OperationTimeout"/>. Default 1 second.
+    /// </summary>
+    public TimeSpan ReplicaAckTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }

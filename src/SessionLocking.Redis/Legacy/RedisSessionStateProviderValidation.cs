@@ -39,6 +39,16 @@ internal sealed class RedisSessionStateProviderValidation(IServiceProviderIsServ
             failures.Add("RedisSessionStateProviderStoreOptions: OperationTimeout, ConnectTimeout and DefaultSessionTimeout must be greater than 0.");
         }
 
+        if (options.MinReplicasAcknowledged < 0)
+        {
+            failures.Add($"RedisSessionStateProviderStoreOptions.MinReplicasAcknowledged must be 0 (off) or more; it is {options.MinReplicasAcknowledged}.");
+        }
+
+        if (options.MinReplicasAcknowledged > 0 && (options.ReplicaAckTimeout <= TimeSpan.Zero || options.ReplicaAckTimeout >= options.OperationTimeout))
+        {
+            failures.Add($"RedisSessionStateProviderStoreOptions.ReplicaAckTimeout must be greater than 0 and shorter than OperationTimeout ({options.OperationTimeout}); it is {options.ReplicaAckTimeout}. The default is \"00:00:01\".");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

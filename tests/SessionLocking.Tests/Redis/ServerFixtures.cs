@@ -43,11 +43,19 @@ public sealed class RedisFixture() : ServerFixture<RedisServer>(() => RedisServe
 }
 
 /// <summary>One Garnet server per test class.</summary>
-public sealed class GarnetFixture() : ServerFixture<RedisServer>(RedisServer.StartGarnetAsync), IRedisDeployment
+public sealed class GarnetFixture() : ServerFixture<RedisServer>(() => RedisServer.StartGarnetAsync()), IRedisDeployment
 {
     public RedisServer Server => Started;
 
     public string Configuration => Server.Configuration;
 
     public IReadOnlyList<RedisServer> Servers => [Server];
+}
+
+/// <summary>One Garnet server per test class, started without <c>--lua-transaction-mode true</c>: its scripts are not atomic.</summary>
+public sealed class NonAtomicGarnetFixture() : ServerFixture<RedisServer>(() => RedisServer.StartGarnetAsync(luaTransactionMode: false))
+{
+    public RedisServer Server => Started;
+
+    public string Configuration => Server.Configuration;
 }

@@ -1,0 +1,18 @@
+-- Shared load, no lock, no ARGV. Returns {2, holderToken, lockAgeMicroseconds} while a writer holds the lock; {1} when
+-- missing; {0, HGETALL session, timeoutMs} when loaded (and the expiry slid); an error answer (the corrupt record
+-- deleted, nothing slid) when a stored number is not valid.
+redis.replicate_commands()
+--! include redis.prologue
+local lock, lock_error = check_lock()
+if lock_error then return lock_error end
+if lock then
+  return {2, lock[3], server_now() - lock[2]}
+end
+local session, session_error = check_session()
+if session_error then return session_error end
+if not session then
+  return {1}
+end
+-- No lock is held (checked above), so the session's own timeout is its TTL.
+redis.call('PEXPIRE', session_key, session[3])
+return {0, session[4], session[3]}
