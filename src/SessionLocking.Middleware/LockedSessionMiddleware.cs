@@ -193,7 +193,8 @@ internal sealed class LockedSessionMiddleware
         SessionLock sessionLock;
         try
         {
-            sessionLock = await AcquireAsync(behavior, cookieId, context.RequestAborted);
+            var waitLimit = context.GetEndpoint() is { } endpoint ? SessionStateBehaviorResolver.ResolveLockWaitTimeout(endpoint) : null;
+            sessionLock = await AcquireAsync(behavior, cookieId, waitLimit, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -236,13 +237,13 @@ internal sealed class LockedSessionMiddleware
     }
 
     /// <summary>Picks the session id and takes the lock; a well-formed id the store does not know starts a fresh session (unless classic reuse is on).</summary>
-    private async ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, CancellationToken cancellationToken)
+    private async ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, TimeSpan? waitLimit, CancellationToken cancellationToken)
     {
         var regenerate = _options.RegenerateUnknownSessionIds;
         if (cookieId is not null)
         {
             var sessionLock = await _locks.AcquireAsync(
-                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, cancellationToken);
+                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, waitLimit, cancellationToken);
             if (sessionLock.Status == AcquireStatus.Acquired && sessionLock.StoreResult.Status == SessionStoreStatus.NotFound)
             {
                 Log.AccessingExpiredSession(_logger, new SessionKey(cookieId));
@@ -259,7 +260,7 @@ internal sealed class LockedSessionMiddleware
         }
 
         return behavior == SessionStateBehavior.Required
-            ? await _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, cancellationToken)
+            ? await _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, waitLimit, cancellationToken)
             : _locks.NewReadOnly(SessionIds.Create());
     }
 
