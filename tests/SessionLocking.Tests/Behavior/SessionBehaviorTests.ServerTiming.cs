@@ -26,6 +26,9 @@ public abstract partial class SessionBehaviorTests
         // A body written by the endpoint starts the response before the save: no session-save.
         using var streamed = await client.GetAsync("/get-required?key=a");
 
+        // After RegenerateId the response is held until the session moved, so its save ends before it starts.
+        using var held = await client.PostAsync("/large?bytes=20000&regenerate=true");
+
         // Read-only: no save at all.
         using var read = await client.GetAsync("/get?key=a");
         using var disabled = await client.GetAsync("/disabled");
@@ -33,9 +36,10 @@ public abstract partial class SessionBehaviorTests
         Output.WriteLine($"saved: {string.Join(", ", TimingsOf(saved))}; streamed: {string.Join(", ", TimingsOf(streamed))}; read: {string.Join(", ", TimingsOf(read))}");
         Assert.Equal(["session-wait", "session-load", "session-save"], TimingsOf(saved).Select(t => t.Name).ToArray());
         Assert.Equal(["session-wait", "session-load"], TimingsOf(streamed).Select(t => t.Name).ToArray());
+        Assert.Equal(["session-wait", "session-load", "session-save"], TimingsOf(held).Select(t => t.Name).ToArray());
         Assert.Equal(["session-wait", "session-load"], TimingsOf(read).Select(t => t.Name).ToArray());
         Assert.Empty(TimingsOf(disabled));
-        foreach (var response in new[] { saved, streamed, read })
+        foreach (var response in new[] { saved, streamed, held, read })
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal((double?)0, Duration(response, "session-wait"));
