@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SessionLocking.Diagnostics;
@@ -27,6 +28,8 @@ internal sealed class LockedSessionMiddleware
     private readonly ILogger _logger;
     private readonly SessionCookie _cookie;
     private readonly HeldResponseBudget _heldResponses;
+    private readonly TimeProvider _time;
+    private readonly bool _serverTiming;
 
     public LockedSessionMiddleware(
         RequestDelegate next,
@@ -36,7 +39,9 @@ internal sealed class LockedSessionMiddleware
         ISessionItemFormat format,
         ILogger<LockedSessionMiddleware> logger,
         SessionCookie cookie,
-        HeldResponseBudget heldResponses)
+        HeldResponseBudget heldResponses,
+        TimeProvider time,
+        IHostEnvironment? environment = null)
     {
         _next = next;
         _options = options.Value;
@@ -46,6 +51,8 @@ internal sealed class LockedSessionMiddleware
         _logger = logger;
         _cookie = cookie;
         _heldResponses = heldResponses;
+        _time = time;
+        _serverTiming = SessionServerTiming.IsOn(_options, environment);
     }
 
     public async Task InvokeAsync(HttpContext context)
@@ -65,7 +72,8 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
-        await using var sessionLock = await AcquireOrAnswerAsync(context, behavior, cookieId);
+        var timing = _serverTiming ? SessionServerTiming.Begin(context, _time) : null;
+        await using var sessionLock = await AcquireOrAnswerAsync(context, behavior, cookieId, timing);
         if (sessionLock is null)
         {
             return;
@@ -82,14 +90,14 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
-        await RunAndSaveAsync(context, session, sessionLock, cookieId);
+        await RunAndSaveAsync(context, session, sessionLock, cookieId, timing);
     }
 
     /// <summary>
     /// The endpoint, then the release plan, then the response: no response ends, and no new id's cookie leaves, before
     /// the session was saved (see <see cref="SessionResponse"/>).
     /// </summary>
-    private async Task RunAndSaveAsync(HttpContext context, LockedSession session, SessionLock sessionLock, string? cookieId)
+    private async Task RunAndSaveAsync(HttpContext context, LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing)
     {
         var response = SessionResponse.Install(context, session, _cookie, _options, _heldResponses);
         try
@@ -97,8 +105,10 @@ internal sealed class LockedSessionMiddleware
             await RunEndpointAsync(context, session);
             await response.PrepareAsync();
             var plan = GetReleasePlan(session, cookieId);
+            var saveStarted = timing?.SaveStarting() ?? 0;
             await using var newIdLock = await TakeNewIdAsync(plan);
             await sessionLock.CarryOutAsync(plan, newIdLock);
+            timing?.Saved(saveStarted);
             LogStored(session, plan);
         }
         catch when (response.OverServerLimit)
@@ -187,13 +197,15 @@ internal sealed class LockedSessionMiddleware
     }
 
     /// <summary>Takes the lock (Required) or waits for writers and loads (ReadOnly); answers the request itself and returns null when it cannot.</summary>
-    private async Task<SessionLock?> AcquireOrAnswerAsync(HttpContext context, SessionStateBehavior behavior, string? cookieId)
+    private async Task<SessionLock?> AcquireOrAnswerAsync(HttpContext context, SessionStateBehavior behavior, string? cookieId, SessionServerTiming? timing)
     {
         var activity = SessionLockingActivities.Start(SessionLockingTelemetry.AcquireActivity, behavior, cookieId ?? "new");
         SessionLock sessionLock;
         try
         {
-            sessionLock = await AcquireAsync(behavior, cookieId, context.RequestAborted);
+            var waitLimit = context.GetEndpoint() is { } endpoint ? SessionStateBehaviorResolver.ResolveLockWaitTimeout(endpoint) : null;
+            sessionLock = await AcquireAsync(behavior, cookieId, waitLimit, context.RequestAborted);
+            timing?.Acquired(sessionLock);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -236,13 +248,13 @@ internal sealed class LockedSessionMiddleware
     }
 
     /// <summary>Picks the session id and takes the lock; a well-formed id the store does not know starts a fresh session (unless classic reuse is on).</summary>
-    private async ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, CancellationToken cancellationToken)
+    private async ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, TimeSpan? waitLimit, CancellationToken cancellationToken)
     {
         var regenerate = _options.RegenerateUnknownSessionIds;
         if (cookieId is not null)
         {
             var sessionLock = await _locks.AcquireAsync(
-                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, cancellationToken);
+                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, waitLimit, cancellationToken);
             if (sessionLock.Status == AcquireStatus.Acquired && sessionLock.StoreResult.Status == SessionStoreStatus.NotFound)
             {
                 Log.AccessingExpiredSession(_logger, new SessionKey(cookieId));
@@ -259,7 +271,7 @@ internal sealed class LockedSessionMiddleware
         }
 
         return behavior == SessionStateBehavior.Required
-            ? await _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, cancellationToken)
+            ? await _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, waitLimit, cancellationToken)
             : _locks.NewReadOnly(SessionIds.Create());
     }
 

@@ -121,6 +121,15 @@ public sealed class LockedSessionOptions
     /// </summary>
     public long MaxTotalHeldResponseBytes { get; set; } = LockedSessionDefaults.MaxTotalHeldResponseBytes;
 
+    /// <summary>
+    /// Whether requests with session state (<see cref="SessionStateBehavior.Required"/>, <see cref="SessionStateBehavior.ReadOnly"/>)
+    /// get a <c>Server-Timing</c> header the browser's developer tools show: <c>session-wait</c> (waiting for the
+    /// lock, or for the writer to release it), <c>session-load</c> (the store call that loaded the session) and, when
+    /// the save ended before the response started, <c>session-save</c>. Null (the default): on in Development only
+    /// (<c>IHostEnvironment.IsDevelopment()</c>), since the figures tell a visitor how busy the server is.
+    /// </summary>
+    public bool? ServerTiming { get; set; }
+
     /// <summary>The System.Text.Json options used for session values.</summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.General);
 

@@ -40,6 +40,31 @@ internal static class SessionStateBehaviorResolver
     }
 
     /// <summary>
+    /// The endpoint's own lock wait limit, or null for the application's <see cref="LockedSessionOptions.LockWaitTimeout"/>.
+    /// In the behaviour's order, each place that sets no limit deferring to the next: the action's attribute, the
+    /// controller's, then <c>WithSessionState</c> (the endpoint's own over its route group's).
+    /// </summary>
+    public static TimeSpan? ResolveLockWaitTimeout(Endpoint endpoint)
+    {
+        // Ordered as added: controller attributes before action attributes, group conventions before the endpoint's own.
+        var metadata = endpoint.Metadata.GetOrderedMetadata<ISessionStateMetadata>();
+        return LastLimit(metadata, attributes: true) ?? LastLimit(metadata, attributes: false);
+    }
+
+    private static TimeSpan? LastLimit(IReadOnlyList<ISessionStateMetadata> metadata, bool attributes)
+    {
+        for (var i = metadata.Count - 1; i >= 0; i--)
+        {
+            if ((metadata[i] is SessionStateAttribute) == attributes && metadata[i].LockWaitTimeout is { } limit && limit > TimeSpan.Zero)
+            {
+                return limit;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// MVC actions and Razor Pages (an action descriptor), Razor component pages, minimal API handlers (their method
     /// is in the metadata) and request delegates, unless their code is ASP.NET Core's own: <c>MapStaticAssets</c>,
     /// <c>MapHealthChecks</c>, <c>MapHub</c>, <c>MapFallbackToFile</c>, <c>MapOpenApi</c>, <c>MapIdentityApi</c>.

@@ -69,6 +69,18 @@ public static class TestEndpoints
 
         app.MapGet("/nothing", () => Results.Ok("nothing"));
 
+        // Fail fast: Required endpoints that give up waiting for the session after 300 ms, whatever LockWaitTimeout says.
+        app.MapPost("/fail-fast", [SessionState(SessionStateBehavior.Required, LockWaitTimeoutMilliseconds = 300)] (HttpContext context) =>
+        {
+            context.GetSessionState()["fast"] = "attribute";
+            return Results.Ok();
+        });
+        app.MapPost("/fail-fast-convention", (HttpContext context) =>
+        {
+            context.GetSessionState()["fast"] = "convention";
+            return Results.Ok();
+        }).WithSessionState(SessionStateBehavior.Required, lockWaitTimeout: TimeSpan.FromMilliseconds(300));
+
         app.MapPost("/fail", (HttpContext context) =>
         {
             context.GetSessionState()["fail"] = "written before the failure";

@@ -44,6 +44,12 @@ internal sealed class SessionLock : IAsyncDisposable
 
     public TimeSpan Waited { get; }
 
+    /// <summary>The whole acquisition: from its first store call until it was granted (or gave up).</summary>
+    public TimeSpan AcquireTime { get; init; }
+
+    /// <summary>The store call that loaded the session (zero when none did: a failed acquisition, a new read-only session).</summary>
+    public TimeSpan LoadTime { get; init; }
+
     /// <summary>True for an exclusive acquisition that took the store's lock (the only kind there is to release).</summary>
     private bool HoldsStoreLock => _hold is not null && StoreResult.HasLock;
 

@@ -57,9 +57,16 @@ internal sealed class SessionLockCoordinator
     /// failures and cancellation are thrown; a lock a store call took for an acquisition that throws is released
     /// (<see cref="AbandonedLockReleaser"/> for the call, the owner from the moment it is made).
     /// </summary>
-    public async ValueTask<SessionLock> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, CancellationToken cancellationToken)
+    public ValueTask<SessionLock> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, CancellationToken cancellationToken) =>
+        AcquireAsync(sessionId, behavior, createIfMissing, waitLimit: null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="AcquireAsync(string, SessionStateBehavior, bool, CancellationToken)"/> with the endpoint's own wait
+    /// limit (<see cref="ISessionStateMetadata.LockWaitTimeout"/>); null: the application's.
+    /// </summary>
+    public async ValueTask<SessionLock> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, TimeSpan? waitLimit, CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(_queues.Rent(sessionId), sessionId, behavior, createIfMissing);
+        var waiter = new Waiter(_queues.Rent(sessionId), sessionId, behavior, createIfMissing, waitLimit ?? _waitLimit, _time.GetTimestamp());
         try
         {
             bool behindOthers;
@@ -79,7 +86,7 @@ internal sealed class SessionLockCoordinator
                 var result = await AskStoreAsync(waiter, cancellationToken).ConfigureAwait(false);
                 if (result.Status != SessionStoreStatus.Locked)
                 {
-                    return await GrantAsync(waiter, result, TimeSpan.Zero, afterWait: false).ConfigureAwait(false);
+                    return await GrantAsync(waiter, result, TimeSpan.Zero, waiter.AcquireStarted, afterWait: false).ConfigureAwait(false);
                 }
 
                 lock (waiter.Queue.Sync)
@@ -123,22 +130,23 @@ internal sealed class SessionLockCoordinator
                 if (waiter.AsksNow)
                 {
                     await waiter.Queue.Listening.ConfigureAwait(false);
+                    var asked = _time.GetTimestamp();
                     var result = await AskStoreAsync(waiter, cancellationToken).ConfigureAwait(false);
                     if (result.Status != SessionStoreStatus.Locked)
                     {
-                        return await GrantAsync(waiter, result, _time.GetElapsedTime(waiter.Started), afterWait: true).ConfigureAwait(false);
+                        return await GrantAsync(waiter, result, _time.GetElapsedTime(waiter.Started), asked, afterWait: true).ConfigureAwait(false);
                     }
 
                     waiter.Answered(_policy, _time.GetTimestamp(), result.LockAge);
                 }
 
                 var elapsed = _time.GetElapsedTime(waiter.Started);
-                if (elapsed >= _waitLimit)
+                if (elapsed >= waiter.WaitLimit)
                 {
                     return TimedOut(waiter, elapsed);
                 }
 
-                await waiter.SleepAsync(signal, _waitLimit - elapsed, _time, cancellationToken).ConfigureAwait(false);
+                await waiter.SleepAsync(signal, waiter.WaitLimit - elapsed, _time, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -177,9 +185,19 @@ internal sealed class SessionLockCoordinator
     }
 
     /// <summary>The store gave the request what it asked for: the owner is made first, so that nothing after it can strand the lock.</summary>
-    private async ValueTask<SessionLock> GrantAsync(Waiter waiter, SessionStoreResult result, TimeSpan waited, bool afterWait)
+    /// <param name="waiter">The request.</param>
+    /// <param name="result">The store's answer.</param>
+    /// <param name="waited">How long the request waited in the queue.</param>
+    /// <param name="asked">When (timestamp) the store call that answered was sent: the session's load time starts there.</param>
+    /// <param name="afterWait">The request waited.</param>
+    private async ValueTask<SessionLock> GrantAsync(Waiter waiter, SessionStoreResult result, TimeSpan waited, long asked, bool afterWait)
     {
-        var owner = new SessionLock(waiter.SessionId, AcquireStatus.Acquired, result, waited, _queues.Grant(waiter, _time.GetTimestamp()), _tools);
+        var now = _time.GetTimestamp();
+        var owner = new SessionLock(waiter.SessionId, AcquireStatus.Acquired, result, waited, _queues.Grant(waiter, now), _tools)
+        {
+            AcquireTime = _time.GetElapsedTime(waiter.AcquireStarted, now),
+            LoadTime = _time.GetElapsedTime(asked, now),
+        };
         try
         {
             _tools.Metrics.LockAcquired(waiter.Behavior, waited);
@@ -205,7 +223,7 @@ internal sealed class SessionLockCoordinator
     }
 
     private SessionLock NotAcquired(Waiter waiter, AcquireStatus status, TimeSpan waited) =>
-        new(waiter.SessionId, status, default, waited, hold: null, _tools);
+        new(waiter.SessionId, status, default, waited, hold: null, _tools) { AcquireTime = _time.GetElapsedTime(waiter.AcquireStarted) };
 
     /// <summary>Joins the queue unless it is full. Call under the queue's lock.</summary>
     private bool TryJoin(Waiter waiter)

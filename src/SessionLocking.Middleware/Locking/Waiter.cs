@@ -12,12 +12,20 @@ internal sealed class Waiter
     private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _wasHead;
 
-    public Waiter(SessionWaitQueue queue, string sessionId, SessionStateBehavior behavior, bool createIfMissing)
+    /// <param name="queue">The session's queue on this server.</param>
+    /// <param name="sessionId">The session.</param>
+    /// <param name="behavior">Required (exclusive) or ReadOnly (shared).</param>
+    /// <param name="createIfMissing">Whether an exclusive acquisition creates the session.</param>
+    /// <param name="waitLimit">How long the request waits before it times out (its endpoint's limit or the application's).</param>
+    /// <param name="acquireStarted">When (timestamp) the acquisition started, before its first store call.</param>
+    public Waiter(SessionWaitQueue queue, string sessionId, SessionStateBehavior behavior, bool createIfMissing, TimeSpan waitLimit, long acquireStarted)
     {
         Queue = queue;
         SessionId = sessionId;
         Behavior = behavior;
         CreateIfMissing = createIfMissing;
+        WaitLimit = waitLimit;
+        AcquireStarted = acquireStarted;
     }
 
     public SessionWaitQueue Queue { get; }
@@ -31,6 +39,12 @@ internal sealed class Waiter
     public bool Exclusive => Behavior == SessionStateBehavior.Required;
 
     public bool CreateIfMissing { get; }
+
+    /// <summary>How long the request waits before it times out.</summary>
+    public TimeSpan WaitLimit { get; }
+
+    /// <summary>When (TimeProvider timestamp) the acquisition started, before its first store call.</summary>
+    public long AcquireStarted { get; }
 
     public LinkedListNode<Waiter>? Node { get; set; }
 
