@@ -14,6 +14,9 @@ namespace SessionLocking;
 /// </summary>
 internal sealed class LockedSessionMiddleware
 {
+    /// <summary>Keep-alives running in the background at once, at most (see <see cref="StartKeepAlive"/>).</summary>
+    internal const int MaxKeepAlivesInFlight = 1024;
+
     private const string QueueFullMessage = "The request queue limit of the session is exceeded.";
     private const string WaitTimedOutMessage = "Timed out waiting for the session lock: another request of this session holds it.";
     private const string StoreUnavailableMessage = "The session store is unavailable.";
@@ -21,6 +24,7 @@ internal sealed class LockedSessionMiddleware
     private const string StoreCorruptMessage = "The stored session was corrupt and has been discarded; the next request starts a new session.";
 
     private readonly RequestDelegate _next;
+    private int _keepAlivesInFlight;
     private readonly LockedSessionOptions _options;
     private readonly SessionLockCoordinator _locks;
     private readonly InstrumentedSessionStateStore _store;
@@ -309,7 +313,7 @@ internal sealed class LockedSessionMiddleware
         using var feature = context.GetEndpoint() is null ? null : LockedSessionFeature.Install(context, SessionStateBehavior.Disabled, null);
         if (cookieId is not null && _options.KeepAliveWithoutSession)
         {
-            _ = KeepAliveAsync(cookieId);
+            StartKeepAlive(cookieId);
         }
 
         await _next(context);
@@ -330,6 +334,22 @@ internal sealed class LockedSessionMiddleware
     /// Slides the session's expiry in the background (not the request's token: the response may be long gone; the store
     /// bounds the call with its own timeout, and the circuit breaker fails it at once while the store is down).
     /// </summary>
+    /// <summary>
+    /// Starts a keep-alive unless <see cref="MaxKeepAlivesInFlight"/> are still running: a slow store must not pile up
+    /// work for requests that need no session. A skipped one loses nothing but one slide of the expiry.
+    /// </summary>
+    private void StartKeepAlive(string sessionId)
+    {
+        if (Interlocked.Increment(ref _keepAlivesInFlight) > MaxKeepAlivesInFlight)
+        {
+            Interlocked.Decrement(ref _keepAlivesInFlight);
+            Log.KeepAliveSkipped(_logger, MaxKeepAlivesInFlight);
+            return;
+        }
+
+        _ = KeepAliveAsync(sessionId);
+    }
+
     private async Task KeepAliveAsync(string sessionId)
     {
         try
@@ -344,6 +364,10 @@ internal sealed class LockedSessionMiddleware
         {
             // Best effort, as classic: a request that uses no session does not fail because sliding failed.
             Log.KeepAliveFailed(_logger, ex);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _keepAlivesInFlight);
         }
     }
 

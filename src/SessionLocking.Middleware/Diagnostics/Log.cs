@@ -94,4 +94,7 @@ internal static partial class Log
 
     [LoggerMessage(40, LogLevel.Warning, "Session {SessionKey}: the acquire failed after the store had taken the lock {LockId}; the lock was released.", EventName = "FailedAcquireLockReleased")]
     public static partial void FailedAcquireLockReleased(ILogger logger, SessionKey sessionKey, SessionLockId lockId);
+
+    [LoggerMessage(56, LogLevel.Debug, "A keep-alive was skipped: {Limit} are still running in the background (the store is slow); the session slides with a later request.", EventName = "KeepAliveSkipped")]
+    public static partial void KeepAliveSkipped(ILogger logger, int limit);
 }
