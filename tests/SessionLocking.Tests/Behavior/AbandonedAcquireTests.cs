@@ -150,7 +150,7 @@ public sealed class AbandonedAcquireTests
     /// An in-memory store whose exclusive gets wait at a gate the test opens: a slow store, or a stalled Redis, that
     /// does not observe cancellation once a call is on its way (a store may; the middleware must not depend on it).
     /// </summary>
-    private sealed class GatedExclusiveStore(ISessionStateStore inner) : ISessionStateStore
+    private sealed class GatedExclusiveStore(ISessionStateStore inner) : DelegatingStore(inner)
     {
         private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private volatile TaskCompletionSource? _gate;
@@ -169,7 +169,7 @@ public sealed class AbandonedAcquireTests
             Open();
         }
 
-        public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+        public override async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
         {
             if (_gate is { } gate)
             {
@@ -178,7 +178,7 @@ public sealed class AbandonedAcquireTests
 
                 // The call is past the point where the store can still give up on it (its command is on the wire):
                 // the request's token no longer stops it, and the lock it takes is the middleware's to release.
-                var result = await inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, CancellationToken.None);
+                var result = await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, CancellationToken.None);
                 if (Volatile.Read(ref _passFirstOnly) == 1)
                 {
                     _gate = null;
@@ -187,21 +187,8 @@ public sealed class AbandonedAcquireTests
                 return result;
             }
 
-            return await inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
+            return await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
         }
 
-        public ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken) => inner.GetSharedAsync(sessionId, cancellationToken);
-
-        public ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken) =>
-            inner.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken);
-
-        public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.ReleaseAsync(sessionId, lockId, cancellationToken);
-
-        public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.RemoveAsync(sessionId, lockId, cancellationToken);
-
-        public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-            inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken);
-
-        public ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) => inner.KeepAliveAsync(sessionId, cancellationToken);
     }
 }

@@ -45,7 +45,7 @@ public sealed class KeepAliveTests
     }
 
     /// <summary>A store whose keep-alives wait until the test lets them answer.</summary>
-    private sealed class StalledKeepAliveStore(ISessionStateStore inner) : ISessionStateStore
+    private sealed class StalledKeepAliveStore(ISessionStateStore inner) : DelegatingStore(inner)
     {
         private readonly TaskCompletionSource _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _started;
@@ -55,30 +55,14 @@ public sealed class KeepAliveTests
 
         public int Finished => Volatile.Read(ref _finished);
 
-        public SessionStateMode Mode => inner.Mode;
-
         public void Answer() => _answer.TrySetResult();
 
-        public async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken)
+        public override async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _started);
             await _answer.Task;
             Interlocked.Increment(ref _finished);
         }
 
-        public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken) =>
-            inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
-
-        public ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken) => inner.GetSharedAsync(sessionId, cancellationToken);
-
-        public ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken) =>
-            inner.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken);
-
-        public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.ReleaseAsync(sessionId, lockId, cancellationToken);
-
-        public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.RemoveAsync(sessionId, lockId, cancellationToken);
-
-        public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-            inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken);
     }
 }

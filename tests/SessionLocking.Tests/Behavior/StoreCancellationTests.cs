@@ -48,7 +48,7 @@ public sealed class StoreCancellationTests
     }
 
     /// <summary>An in-memory store whose next exclusive get waits, taking nothing, until its token is cancelled.</summary>
-    private sealed class CancellableStore(ISessionStateStore inner) : ISessionStateStore
+    private sealed class CancellableStore(ISessionStateStore inner) : DelegatingStore(inner)
     {
         private readonly TaskCompletionSource<CancellationToken> _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _cancelled = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -60,7 +60,7 @@ public sealed class StoreCancellationTests
 
         public void HoldNextExclusive() => Volatile.Write(ref _hold, 1);
 
-        public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+        public override async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
         {
             if (Interlocked.Exchange(ref _hold, 0) == 1)
             {
@@ -75,21 +75,8 @@ public sealed class StoreCancellationTests
                 }
             }
 
-            return await inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
+            return await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
         }
 
-        public ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken) => inner.GetSharedAsync(sessionId, cancellationToken);
-
-        public ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken) =>
-            inner.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken);
-
-        public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.ReleaseAsync(sessionId, lockId, cancellationToken);
-
-        public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.RemoveAsync(sessionId, lockId, cancellationToken);
-
-        public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-            inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken);
-
-        public ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) => inner.KeepAliveAsync(sessionId, cancellationToken);
     }
 }

@@ -16,12 +16,12 @@ public sealed class StoreCircuitBreakerTests
     public async Task Opens_after_failures_then_fails_fast_without_store_calls_and_closes_after_a_successful_probe()
     {
         var time = new ManualTimeProvider();
-        var store = new SwitchableStore(new InMemorySessionStateStore(time));
+        var store = new SwitchableFaultStore(new InMemorySessionStateStore(time));
         await using var host = await StartAsync(time, store, enabled: true);
         using var client = host.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/set?key=a&value=1")).StatusCode);
 
-        store.Down = true;
+        store.FailAll = true;
         for (var i = 0; i < 4; i++)
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/set?key=a&value=2")).StatusCode);
@@ -41,7 +41,7 @@ public sealed class StoreCircuitBreakerTests
         Assert.True(TestLog.Has("StoreCircuitOpened"));
 
         // The store is back, but the break has not passed: still failing fast.
-        store.Down = false;
+        store.FailAll = false;
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/set?key=a&value=4")).StatusCode);
 
         // After the break, the next request probes the store, succeeds and closes the circuit; the data is intact.
@@ -56,12 +56,12 @@ public sealed class StoreCircuitBreakerTests
     public async Task Turned_off_every_request_asks_the_store()
     {
         var time = new ManualTimeProvider();
-        var store = new SwitchableStore(new InMemorySessionStateStore(time));
+        var store = new SwitchableFaultStore(new InMemorySessionStateStore(time));
         await using var host = await StartAsync(time, store, enabled: false);
         using var client = host.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/set?key=a&value=1")).StatusCode);
 
-        store.Down = true;
+        store.FailAll = true;
         for (var i = 0; i < 10; i++)
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/set?key=a&value=2")).StatusCode);
@@ -70,50 +70,9 @@ public sealed class StoreCircuitBreakerTests
         Assert.Equal(10, store.FailedCalls);
     }
 
-    private static Task<TestHost> StartAsync(ManualTimeProvider time, SwitchableStore store, bool enabled) =>
+    private static Task<TestHost> StartAsync(ManualTimeProvider time, SwitchableFaultStore store, bool enabled) =>
         TestHost.StartAsync(
             o => o.StoreCircuitBreaker.Enabled = enabled,
             b => b.AddStore(_ => store),
             s => s.AddSingleton<TimeProvider>(time));
-
-    /// <summary>A store that can be switched off: every call then fails as a store that does not answer.</summary>
-    private sealed class SwitchableStore(ISessionStateStore inner) : ISessionStateStore
-    {
-        private int _failedCalls;
-
-        public volatile bool Down;
-
-        public int FailedCalls => Volatile.Read(ref _failedCalls);
-
-        public SessionStateMode Mode => inner.Mode;
-
-        public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken) =>
-            Check() ? inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken) : throw Fail();
-
-        public ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken) =>
-            Check() ? inner.GetSharedAsync(sessionId, cancellationToken) : throw Fail();
-
-        public ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken) =>
-            Check() ? inner.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken) : throw Fail();
-
-        public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-            Check() ? inner.ReleaseAsync(sessionId, lockId, cancellationToken) : throw Fail();
-
-        public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-            Check() ? inner.RemoveAsync(sessionId, lockId, cancellationToken) : throw Fail();
-
-        public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-            Check() ? inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken) : throw Fail();
-
-        public ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) =>
-            Check() ? inner.KeepAliveAsync(sessionId, cancellationToken) : throw Fail();
-
-        private bool Check() => !Down;
-
-        private Exception Fail()
-        {
-            Interlocked.Increment(ref _failedCalls);
-            return new TimeoutException("the store does not answer (test)");
-        }
-    }
 }

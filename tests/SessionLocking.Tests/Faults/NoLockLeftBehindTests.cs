@@ -269,13 +269,9 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
     }
 
     /// <summary>A decorator whose armed exclusive get takes the lock in the store, then answers only when the test says so.</summary>
-    internal sealed class RacingStore(ISessionStateStore inner) : ISessionStateStore, IAsyncDisposable
+    internal sealed class RacingStore(ISessionStateStore inner) : DelegatingStore(inner), IAsyncDisposable
     {
         private ArmedCall? _armed;
-
-        public ISessionStateStore Inner => inner;
-
-        public SessionStateMode Mode => inner.Mode;
 
         public ArmedCall ArmNextExclusive()
         {
@@ -284,10 +280,10 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
             return call;
         }
 
-        public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+        public override async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
         {
             var armed = Interlocked.Exchange(ref _armed, null);
-            var result = await inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
+            var result = await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
             if (armed is not null)
             {
                 armed.Enter();
@@ -297,23 +293,9 @@ public abstract class NoLockLeftBehindTests(ITestOutputHelper output) : IAsyncLi
             return result;
         }
 
-        public ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken) => inner.GetSharedAsync(sessionId, cancellationToken);
-
-        public ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken) =>
-            inner.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken);
-
-        public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.ReleaseAsync(sessionId, lockId, cancellationToken);
-
-        public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) => inner.RemoveAsync(sessionId, lockId, cancellationToken);
-
-        public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-            inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken);
-
-        public ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) => inner.KeepAliveAsync(sessionId, cancellationToken);
-
         public async ValueTask DisposeAsync()
         {
-            switch (inner)
+            switch (Inner)
             {
                 case IAsyncDisposable asyncDisposable:
                     await asyncDisposable.DisposeAsync();
