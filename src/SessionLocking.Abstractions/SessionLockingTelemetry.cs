@@ -52,6 +52,15 @@ public static class SessionLockingTelemetry
     /// <summary>Counter (stores with durable writes): writes that too few replicas acknowledged in time.</summary>
     public const string ReplicaAckFailed = "sessionlocking.store.replica_ack_failed";
 
+    /// <summary>Counter: <c>OnSessionEnd</c> handlers that ran to completion; tagged with <see cref="ReasonTag"/>.</summary>
+    public const string SessionEndsRaised = "sessionlocking.session_end.raised";
+
+    /// <summary>Counter: <c>OnSessionEnd</c> handlers that threw or hung; tagged with <see cref="ReasonTag"/> and <c>error.type</c> (<c>exception</c>, <c>hung</c>).</summary>
+    public const string SessionEndFailures = "sessionlocking.session_end.failures";
+
+    /// <summary>Tag: why a session ended (<c>timeout</c>, <c>abandoned</c>).</summary>
+    public const string ReasonTag = "sessionlocking.end_reason";
+
     /// <summary>Span: taking the lock, waiting included.</summary>
     public const string AcquireActivity = "sessionlocking.acquire";
 

@@ -13,7 +13,12 @@ internal sealed partial class LockedSession
     {
         if (IsAbandoned)
         {
-            return IsNewSession ? Locking.ReleasePlan.Release : Locking.ReleasePlan.Remove;
+            if (IsNewSession)
+            {
+                return Locking.ReleasePlan.Release;
+            }
+
+            return _options.Events.OnSessionEnd is null ? Locking.ReleasePlan.Remove : Locking.ReleasePlan.Abandon(GetAbandonChanges());
         }
 
         if (IsIdRegenerated && WillBeStored)
@@ -81,6 +86,26 @@ internal sealed partial class LockedSession
         }
 
         return new SessionChanges(set, removed, _timeout, IsNewSession);
+    }
+
+    /// <summary>
+    /// What the abandoning request changed, for <c>OnSessionEnd</c> to see the items as the request left them. An item
+    /// that cannot be serialized is left out (the handler sees what was stored): the abandon itself never fails for it.
+    /// </summary>
+    private SessionChanges GetAbandonChanges()
+    {
+        try
+        {
+            if (GetChanges() is { } changes)
+            {
+                return changes;
+            }
+        }
+        catch (SessionSerializationException)
+        {
+        }
+
+        return new SessionChanges(new Dictionary<string, byte[]>(), Array.Empty<string>(), _timeout, isNew: false);
     }
 
     /// <summary>Every item, for writing the session under a regenerated id.</summary>

@@ -98,6 +98,9 @@ internal sealed partial class LockedSession : IHttpSessionState, ISession
     /// <summary>The endpoint of the request (its display name), for messages that must say where to look.</summary>
     public string? EndpointName { get; init; }
 
+    /// <summary>The items of an ended session, as <c>OnSessionEnd</c> sees them: read-only, and every change throws.</summary>
+    public bool Ended { get; init; }
+
     /// <summary>Called by <see cref="RegenerateId"/> before the id changes (the middleware holds the response then).</summary>
     public Action? IdRegenerating { get; set; }
 
@@ -374,6 +377,11 @@ internal sealed partial class LockedSession : IHttpSessionState, ISession
 
     private void NoteReadOnlyChange(string what)
     {
+        if (Ended)
+        {
+            throw new InvalidOperationException($"The session has ended; OnSessionEnd sees its items read-only, so the change of '{what}' is not possible.");
+        }
+
         if (_options.ThrowOnReadOnlyWrite)
         {
             throw new InvalidOperationException(

@@ -50,4 +50,13 @@ public static class LockedSessionDefaults
 
     /// <summary>How long the open circuit breaker fails store calls at once before it probes the store: 1 second.</summary>
     public static readonly TimeSpan StoreCircuitBreakDuration = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often a server looks for sessions that timed out, for <c>OnSessionEnd</c>: 5 seconds.</summary>
+    public static readonly TimeSpan SessionEndSweepInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>How many <c>OnSessionEnd</c> handlers run at once on one server: 4.</summary>
+    public const int MaxConcurrentSessionEndHandlers = 4;
+
+    /// <summary>How long one <c>OnSessionEnd</c> handler may run before it is counted as hung: 30 seconds.</summary>
+    public static readonly TimeSpan SessionEndHandlerTimeout = TimeSpan.FromSeconds(30);
 }

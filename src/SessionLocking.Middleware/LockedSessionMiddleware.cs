@@ -45,6 +45,7 @@ internal sealed class LockedSessionMiddleware
         SessionCookie cookie,
         HeldResponseBudget heldResponses,
         TimeProvider time,
+        SessionEnds.SessionEndDispatcher sessionEnds,
         IHostEnvironment? environment = null)
     {
         _next = next;
@@ -57,6 +58,9 @@ internal sealed class LockedSessionMiddleware
         _heldResponses = heldResponses;
         _time = time;
         _serverTiming = SessionServerTiming.IsOn(_options, environment);
+
+        // The dispatcher is a parameter so that it is built, and the store records ends, before the first request.
+        _ = sessionEnds;
     }
 
     public async Task InvokeAsync(HttpContext context)

@@ -136,6 +136,24 @@ public sealed class LockedSessionOptions
     /// <summary>Callbacks, such as the classic <c>Session_Start</c>.</summary>
     public LockedSessionEvents Events { get; set; } = new();
 
+    /// <summary>
+    /// How often this server asks the store for sessions that timed out, for <see cref="LockedSessionEvents.OnSessionEnd"/>
+    /// (5 s): a timeout is raised within this much of the session's expiry when a handler slot is free. Abandons are
+    /// raised at once by the server that abandoned, and by the next sweep of any server otherwise.
+    /// </summary>
+    public TimeSpan SessionEndSweepInterval { get; set; } = LockedSessionDefaults.SessionEndSweepInterval;
+
+    /// <summary>How many <see cref="LockedSessionEvents.OnSessionEnd"/> handlers may run at once on this server (4); more ends wait in the store.</summary>
+    public int MaxConcurrentSessionEndHandlers { get; set; } = LockedSessionDefaults.MaxConcurrentSessionEndHandlers;
+
+    /// <summary>
+    /// How long one <see cref="LockedSessionEvents.OnSessionEnd"/> handler may run (30 s). A handler still running then is
+    /// logged and counted as hung, its slot is given to the next end, and its end is not raised again. The claim of an end
+    /// is this server's alone for this time plus <see cref="SessionEndSweepInterval"/>: when the server dies first, another
+    /// raises the end after that (at least once, never two at the same time).
+    /// </summary>
+    public TimeSpan SessionEndHandlerTimeout { get; set; } = LockedSessionDefaults.SessionEndHandlerTimeout;
+
     /// <summary>The types, besides the built-in primitives, that the object API may read back, with their stored alias.</summary>
     public IReadOnlyDictionary<Type, string> AllowedTypes => _allowedTypes;
 

@@ -35,6 +35,11 @@ internal sealed class LockedSessionOptionsValidator(
             failures.Add($"SessionState:LockWaitTimeout must be greater than 0 or unset; it is {wait}.");
         }
 
+        if (options.SessionEndSweepInterval <= TimeSpan.Zero || options.SessionEndHandlerTimeout <= TimeSpan.Zero || options.MaxConcurrentSessionEndHandlers < 1)
+        {
+            failures.Add($"SessionState:SessionEndSweepInterval and SessionEndHandlerTimeout must be greater than 0, and MaxConcurrentSessionEndHandlers 1 or more; they are {options.SessionEndSweepInterval}, {options.SessionEndHandlerTimeout} and {options.MaxConcurrentSessionEndHandlers}. The defaults are \"00:00:05\", \"00:00:30\" and 4.");
+        }
+
         if (options.RequestQueueLimitPerSession < 0)
         {
             failures.Add($"SessionState:RequestQueueLimitPerSession must be 0 or more; it is {options.RequestQueueLimitPerSession}. The classic value is 50.");

@@ -4,6 +4,7 @@ using SessionLocking;
 using SessionLocking.Diagnostics;
 using SessionLocking.Locking;
 using SessionLocking.Serialization;
+using SessionLocking.SessionEnds;
 using SessionLocking.Stores;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -49,6 +50,15 @@ public static class LockedSessionServiceCollectionExtensions
         services.TryAddSingleton<SessionLockingMetrics>();
         services.TryAddSingleton<InstrumentedSessionStateStore>();
         services.TryAddSingleton<SessionLockCoordinator>();
+
+        // Session_End: built with the middleware (so the store records ends before the first request), run as a hosted
+        // service; without an OnSessionEnd handler it does nothing.
+        if (!services.Any(static d => d.ServiceType == typeof(SessionEndDispatcher)))
+        {
+            services.AddSingleton<SessionEndDispatcher>();
+            services.AddHostedService(static sp => sp.GetRequiredService<SessionEndDispatcher>());
+        }
+
         return new LockedSessionBuilder(services);
     }
 }

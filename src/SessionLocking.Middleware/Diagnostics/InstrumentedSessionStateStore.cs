@@ -82,6 +82,12 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
     public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
         ReleaseLikeAsync("remove", sessionId, () => Inner.RemoveAsync(sessionId, lockId, cancellationToken));
 
+    /// <summary>The abandon of a session whose end is raised: recorded with the items as the request left them, where the store raises ends.</summary>
+    public ValueTask<bool> AbandonAsync(string sessionId, SessionLockId lockId, SessionChanges lastChanges, CancellationToken cancellationToken) =>
+        ReleaseLikeAsync("remove", sessionId, () => Inner is ISessionEndStore ends
+            ? ends.AbandonAsync(sessionId, lockId, lastChanges, cancellationToken)
+            : Inner.RemoveAsync(sessionId, lockId, cancellationToken));
+
     public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
         ReleaseLikeAsync("force_release", sessionId, () => Inner.ForceReleaseAsync(sessionId, holderLockId, cancellationToken), guarded: true);
 

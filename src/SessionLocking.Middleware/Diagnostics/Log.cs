@@ -97,4 +97,28 @@ internal static partial class Log
 
     [LoggerMessage(56, LogLevel.Debug, "A keep-alive was skipped: {Limit} are still running in the background (the store is slow); the session slides with a later request.", EventName = "KeepAliveSkipped")]
     public static partial void KeepAliveSkipped(ILogger logger, int limit);
+
+    [LoggerMessage(70, LogLevel.Error, "Session {SessionKey}: the OnSessionEnd handler ({Reason}) threw; the end is not raised again.", EventName = "SessionEndHandlerFailed")]
+    public static partial void SessionEndHandlerFailed(ILogger logger, Exception exception, SessionKey sessionKey, SessionEndReason reason);
+
+    [LoggerMessage(71, LogLevel.Error, "Session {SessionKey}: the OnSessionEnd handler ({Reason}) still runs after {TimeoutMilliseconds} ms (SessionEndHandlerTimeout); its slot goes to the next end and the end is not raised again.", EventName = "SessionEndHandlerHung")]
+    public static partial void SessionEndHandlerHung(ILogger logger, SessionKey sessionKey, SessionEndReason reason, double timeoutMilliseconds);
+
+    [LoggerMessage(72, LogLevel.Warning, "Looking for ended sessions failed; the next sweep tries again.", EventName = "SessionEndSweepFailed")]
+    public static partial void SessionEndSweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(73, LogLevel.Warning, "Session {SessionKey}: its end was raised but the store could not forget it; another server raises it again after the claim's lease.", EventName = "SessionEndCompleteFailed")]
+    public static partial void SessionEndCompleteFailed(ILogger logger, Exception exception, SessionKey sessionKey);
+
+    [LoggerMessage(74, LogLevel.Debug, "Session {SessionKey} ended ({Reason}); OnSessionEnd ran.", EventName = "SessionEndRaised")]
+    public static partial void SessionEndRaised(ILogger logger, SessionKey sessionKey, SessionEndReason reason);
+
+    [LoggerMessage(75, LogLevel.Warning, "OnSessionEnd is set, but the session store ({StoreType}) cannot raise session ends (it does not implement ISessionEndStore); the handler is never called.", EventName = "SessionEndsNotSupported")]
+    public static partial void SessionEndsNotSupported(ILogger logger, string storeType);
+
+    [LoggerMessage(76, LogLevel.Warning, "Shutdown: {Count} OnSessionEnd handlers were still running when the host's shutdown timeout ran out; their ends are raised again by another server after the claim's lease.", EventName = "SessionEndHandlersLeftRunning")]
+    public static partial void SessionEndHandlersLeftRunning(ILogger logger, int count);
+
+    [LoggerMessage(77, LogLevel.Warning, "Session {SessionKey}: the claim of its end ran out before the handler finished; another server may have raised it again.", EventName = "SessionEndClaimLost")]
+    public static partial void SessionEndClaimLost(ILogger logger, SessionKey sessionKey);
 }

@@ -17,6 +17,8 @@ internal sealed class SessionLockingMetrics : IDisposable
     private readonly Counter<long> _bytesRead;
     private readonly Counter<long> _bytesWritten;
     private readonly Counter<long> _abandonedLocksReleased;
+    private readonly Counter<long> _sessionEndsRaised;
+    private readonly Counter<long> _sessionEndFailures;
 
     public SessionLockingMetrics(IMeterFactory meterFactory)
     {
@@ -32,6 +34,8 @@ internal sealed class SessionLockingMetrics : IDisposable
         _bytesRead = _meter.CreateCounter<long>(SessionLockingTelemetry.StoreBytesRead, "By", "Bytes of session items loaded from the store.");
         _abandonedLocksReleased = _meter.CreateCounter<long>(SessionLockingTelemetry.AbandonedLocksReleased, "{lock}", "Locks taken by a store call whose caller had stopped waiting for it (the client left, or the store gave up at its own timeout), released as soon as the store answered.");
         _bytesWritten = _meter.CreateCounter<long>(SessionLockingTelemetry.StoreBytesWritten, "By", "Bytes of session items written to the store.");
+        _sessionEndsRaised = _meter.CreateCounter<long>(SessionLockingTelemetry.SessionEndsRaised, "{session}", "OnSessionEnd handlers that ran to completion.");
+        _sessionEndFailures = _meter.CreateCounter<long>(SessionLockingTelemetry.SessionEndFailures, "{session}", "OnSessionEnd handlers that threw or hung.");
     }
 
     public void LockAcquired(SessionStateBehavior behavior, TimeSpan waited)
@@ -70,5 +74,14 @@ internal sealed class SessionLockingMetrics : IDisposable
 
     public void AbandonedLockReleased() => _abandonedLocksReleased.Add(1);
 
+    public void SessionEndRaised(SessionEndReason reason) => _sessionEndsRaised.Add(1, ReasonTag(reason));
+
+    /// <summary>A handler that threw (<c>exception</c>) or hung (<c>hung</c>).</summary>
+    public void SessionEndFailed(SessionEndReason reason, string errorType) =>
+        _sessionEndFailures.Add(1, ReasonTag(reason), new KeyValuePair<string, object?>("error.type", errorType));
+
     public void Dispose() => _meter.Dispose();
+
+    private static KeyValuePair<string, object?> ReasonTag(SessionEndReason reason) =>
+        new(SessionLockingTelemetry.ReasonTag, reason == SessionEndReason.Abandoned ? "abandoned" : "timeout");
 }

@@ -43,7 +43,7 @@ internal sealed class ReleasePlan
 
     public ReleaseKind Kind { get; }
 
-    /// <summary>For <see cref="ReleaseKind.Write"/>: what changed; for <see cref="ReleaseKind.Move"/>: every item.</summary>
+    /// <summary>For <see cref="ReleaseKind.Write"/>: what changed; for <see cref="ReleaseKind.Move"/>: every item; for an abandon whose end is raised: what changed before <c>Abandon()</c>.</summary>
     public SessionChanges? Changes { get; }
 
     /// <summary>For <see cref="ReleaseKind.Move"/>: the session's new id.</summary>
@@ -56,6 +56,9 @@ internal sealed class ReleasePlan
     public bool CarriesChanges => Kind != ReleaseKind.Release;
 
     public static ReleasePlan Write(SessionChanges changes) => new(ReleaseKind.Write, changes, null);
+
+    /// <summary>Abandoned while session ends are raised: remove, and record the end with the items as the request left them.</summary>
+    public static ReleasePlan Abandon(SessionChanges lastChanges) => new(ReleaseKind.Remove, lastChanges, null);
 
     public static ReleasePlan Move(string newSessionId, SessionChanges snapshot) => new(ReleaseKind.Move, snapshot, newSessionId);
 }

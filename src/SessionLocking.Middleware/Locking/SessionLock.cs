@@ -77,6 +77,7 @@ internal sealed class SessionLock : IAsyncDisposable
             accepted = plan.Kind switch
             {
                 ReleaseKind.Write => await store.WriteAndReleaseAsync(SessionId, lockId, plan.Changes!, CancellationToken.None),
+                ReleaseKind.Remove when plan.Changes is { } lastChanges => await store.AbandonAsync(SessionId, lockId, lastChanges, CancellationToken.None),
                 ReleaseKind.Remove => await store.RemoveAsync(SessionId, lockId, CancellationToken.None),
                 ReleaseKind.Move => await MoveAsync(plan, newIdLock),
                 _ => await store.ReleaseAsync(SessionId, lockId, CancellationToken.None),

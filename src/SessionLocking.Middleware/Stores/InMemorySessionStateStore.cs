@@ -8,7 +8,7 @@ namespace SessionLocking.Stores;
 /// from a snapshot) neither frees a held lock nor expires every session at once. The provider lets tests move time
 /// without sleeping.
 /// </summary>
-internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposable
+internal sealed partial class InMemorySessionStateStore : ISessionStateStore, ISessionEndStore, IDisposable
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
@@ -131,20 +131,12 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
                 return ValueTask.FromResult(false);
             }
 
-            foreach (var name in changes.Removed)
-            {
-                entry.Items.Remove(name);
-            }
-
-            foreach (var (name, value) in changes.Set)
-            {
-                entry.Items[name] = value;
-            }
-
+            Apply(entry, changes);
             entry.IsStored = true;
             entry.Timeout = changes.Timeout;
             entry.LastAccess = now;
             entry.Unlock();
+            ScheduleEnd(sessionId, entry);
             return ValueTask.FromResult(true);
         }
     }
@@ -174,20 +166,12 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
-    {
-        var now = _time.GetTimestamp();
-        lock (_sync)
-        {
-            if (!_entries.TryGetValue(sessionId, out var entry) || !entry.IsHeldBy(lockId, now))
-            {
-                return ValueTask.FromResult(false);
-            }
+    public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
+        RemoveAsync(sessionId, lockId, lastChanges: null);
 
-            _entries.Remove(sessionId);
-            return ValueTask.FromResult(true);
-        }
-    }
+    /// <inheritdoc />
+    public ValueTask<bool> AbandonAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken) =>
+        RemoveAsync(sessionId, lockId, changes ?? throw new ArgumentNullException(nameof(changes)));
 
     /// <inheritdoc />
     public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken)
@@ -234,6 +218,47 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
     /// <inheritdoc />
     public void Dispose() => _sweeper.Dispose();
 
+    /// <summary>Removes the session; with ends tracked, its end is recorded with the items changed by <paramref name="lastChanges"/>.</summary>
+    private ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, SessionChanges? lastChanges)
+    {
+        var now = _time.GetTimestamp();
+        lock (_sync)
+        {
+            if (!_entries.TryGetValue(sessionId, out var entry) || !entry.IsHeldBy(lockId, now))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            _entries.Remove(sessionId);
+            if (lastChanges is not null)
+            {
+                Apply(entry, lastChanges);
+            }
+
+            if (!RecordEnd(sessionId, entry, SessionEndReason.Abandoned))
+            {
+                return ValueTask.FromResult(true);
+            }
+        }
+
+        // Outside the store's lock: the dispatcher claims the abandon at once.
+        _endRecorded?.Invoke();
+        return ValueTask.FromResult(true);
+    }
+
+    private static void Apply(Entry entry, SessionChanges changes)
+    {
+        foreach (var name in changes.Removed)
+        {
+            entry.Items.Remove(name);
+        }
+
+        foreach (var (name, value) in changes.Set)
+        {
+            entry.Items[name] = value;
+        }
+    }
+
     /// <summary>Removes sessions idle past their timeout whose lock (if any) has expired too.</summary>
     internal void Sweep()
     {
@@ -253,6 +278,7 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
             {
                 foreach (var id in expired)
                 {
+                    RecordEnd(id, _entries[id], SessionEndReason.Timeout);
                     _entries.Remove(id);
                 }
             }
@@ -268,6 +294,8 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
 
         if (entry.IsExpired(now))
         {
+            // Its end (when ends are tracked) takes the items; the request gets a new session, never these.
+            RecordEnd(sessionId, entry, SessionEndReason.Timeout);
             _entries.Remove(sessionId);
             return null;
         }
@@ -289,6 +317,21 @@ internal sealed class InMemorySessionStateStore : ISessionStateStore, IDisposabl
         public long LockToken { get; set; }
 
         public long LockedAt { get; set; }
+
+        /// <summary>True once the session has its place in the queue of due ends (it keeps one place, moved on when reached early).</summary>
+        public bool EndScheduled { get; set; }
+
+        /// <summary>When the session expires if nothing slides it: at its timeout after the last access, or when a held lock expires.</summary>
+        public long DueAt(long now)
+        {
+            var due = LastAccess + (long)(Timeout.TotalSeconds * time.TimestampFrequency);
+            if (IsLocked(now))
+            {
+                due = Math.Max(due, LockedAt + (long)(LockTimeout.TotalSeconds * time.TimestampFrequency));
+            }
+
+            return due;
+        }
 
         public TimeSpan LockTimeout { get; set; }
 
