@@ -64,6 +64,34 @@ internal sealed class RedisSessionKeys
         ];
     }
 
+    /// <summary>
+    /// KEYS of every script while session ends are tracked: the session hash, the lock, the ends index
+    /// <paramref name="endsIndex"/> and the session's ended key <c>{prefix:id}:ended</c> (its hash after its end, until raised).
+    /// </summary>
+    public RedisKey[] ForEnds(string sessionId, RedisKey endsIndex)
+    {
+        var tag = Tag(sessionId);
+        return
+        [
+            (RedisKey)(tag + ":session"),
+            (RedisKey)(tag + ":lock"),
+            endsIndex,
+            (RedisKey)(tag + ":ended"),
+        ];
+    }
+
+    /// <summary>The ends index of a standalone (or replicated) Redis: one sorted set for the application's prefix.</summary>
+    public RedisKey EndsIndex => "{" + _prefix + ":ends}:due";
+
+    /// <summary>The session id in an ends index member (<c>{prefix:id}:session</c> or <c>{prefix:id}:ended</c>), or null.</summary>
+    public static string? IdOfMember(string member)
+    {
+        var close = member.IndexOf('}', StringComparison.Ordinal);
+        var colon = close < 0 ? -1 : member.LastIndexOf(':', close);
+        var id = colon < 0 ? null : member[(colon + 1)..close];
+        return id is not null && SessionIds.IsValid(id) ? id : null;
+    }
+
     /// <summary>The channel a release is published on (without the client's channel prefix).</summary>
     public string Channel(string sessionId) => Tag(sessionId) + ":released";
 

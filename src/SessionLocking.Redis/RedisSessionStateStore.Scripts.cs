@@ -14,8 +14,13 @@ internal sealed partial class RedisSessionStateStore
     private static readonly LuaScript ReleaseOwner = LuaScript.Load("release-by-owner", "redis.release_owner");
     private static readonly LuaScript KeepAlive = LuaScript.Load("keep-alive", "redis.keep_alive");
 
+    private static readonly LuaScript Abandon = LuaScript.Load("abandon", "redis.abandon");
+    private static readonly LuaScript DueEnds = LuaScript.Load("due-ends", "redis.due_ends");
+    private static readonly LuaScript ClaimEnd = LuaScript.Load("claim-end", "redis.claim_end");
+    private static readonly LuaScript CompleteEnd = LuaScript.Load("complete-end", "redis.complete_end");
+
     /// <summary>All of them, preloaded on every primary.</summary>
-    private static readonly LuaScript[] All = [Acquire, Shared, WriteAndRelease, Release, Remove, ForceRelease, ReleaseOwner, KeepAlive];
+    private static readonly LuaScript[] All = [Acquire, Shared, WriteAndRelease, Release, Remove, ForceRelease, ReleaseOwner, KeepAlive, Abandon, DueEnds, ClaimEnd, CompleteEnd];
 
     /// <summary>The acquire's composed text (for tests).</summary>
     internal static string AcquireScript => Acquire.Text;

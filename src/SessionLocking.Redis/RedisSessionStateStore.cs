@@ -23,7 +23,7 @@ namespace SessionLocking.Redis;
 /// <c>token</c>, <c>at</c> (acquisition time in microseconds of the server's clock) and <c>owner</c> (a nonce the
 /// store chose for the acquire call); its TTL is the lock timeout. No script builds a key.
 /// </remarks>
-internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISessionReleaseNotifications, IAsyncDisposable, IDisposable
+internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISessionReleaseNotifications, ISessionEndStore, IAsyncDisposable, IDisposable
 {
     /// <summary>The counter of locks taken by abandoned acquires and released by the store.</summary>
     public const string AbandonedReleasedCounter = RedisStoreInstruments.AbandonedReleasedCounter;
@@ -105,7 +105,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     /// <inheritdoc />
     public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
     {
-        var keys = _keys.For(sessionId);
+        var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
         var owner = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var reply = (RedisResult[])(await _runner.RunAsync(
             Acquire,
@@ -128,7 +128,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     /// <inheritdoc />
     public async ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken)
     {
-        var keys = _keys.For(sessionId);
+        var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
         var reply = (RedisResult[])(await _runner.RunAsync(Shared, keys, [], sessionId, cancellationToken).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
@@ -149,7 +149,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     public async ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(changes);
-        var keys = _keys.For(sessionId);
+        var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
         var args = new RedisValue[6 + changes.Removed.Count + (2 * changes.Set.Count)];
         args[0] = Token(lockId);
         args[1] = Milliseconds(changes.Timeout);
@@ -174,19 +174,19 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
 
     /// <inheritdoc />
     public async ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await _runner.RunAsync(Release, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Release.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await _runner.RunAsync(Release, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Release.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await _runner.RunAsync(Remove, _keys.For(sessionId), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
+        (long)(await _runner.RunAsync(Remove, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-        (long)(await _runner.RunAsync(ForceRelease, _keys.For(sessionId), [Token(holderLockId), PublishChannel(sessionId), await ShardedFlagAsync(ForceRelease.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+        (long)(await _runner.RunAsync(ForceRelease, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [Token(holderLockId), PublishChannel(sessionId), await ShardedFlagAsync(ForceRelease.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) =>
-        await _runner.RunAsync(KeepAlive, _keys.For(sessionId), [], sessionId, cancellationToken).ConfigureAwait(false);
+        await _runner.RunAsync(KeepAlive, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [], sessionId, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     public ValueTask<IAsyncDisposable> SubscribeAsync(string sessionId, Action onReleased, CancellationToken cancellationToken) =>

@@ -41,4 +41,7 @@ internal static partial class RedisStoreLog
 
     [LoggerMessage(125, LogLevel.Error, "Session {SessionKey}: its RedisSessionStateProvider record is corrupt ({What}); the store dropped {Dropped} and holds no lock. The next request starts afresh.", EventName = "LegacyRedisSessionCorrupt")]
     public static partial void LegacySessionCorrupt(ILogger logger, Exception exception, SessionKey sessionKey, string what, string dropped);
+
+    [LoggerMessage(160, LogLevel.Warning, "OnSessionEnd is set, but the Redis store is connected to a Redis Cluster, where it does not raise session ends yet; the handler is not called for this store.", EventName = "SessionEndsNotOnCluster")]
+    public static partial void SessionEndsNotOnCluster(ILogger logger);
 }

@@ -14,6 +14,7 @@ if lock_error then return lock_error end
 if lock then
   return {2, lock[3], now - lock[2]}
 end
+end_if_due()
 local session, session_error = check_session()
 if session_error then return session_error end
 if not session and not create then
@@ -29,4 +30,5 @@ if not session then
 end
 redis.call('HSET', session_key, 'fence', token)
 redis.call('PEXPIRE', session_key, int(math.max(session[1], tonumber(lock_ttl_ms))))
+track_end()
 return {0, token, session[4], session[3]}

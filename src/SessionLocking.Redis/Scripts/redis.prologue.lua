@@ -3,6 +3,7 @@ local session_key = KEYS[1]
 local lock_key = KEYS[2]
 --! include shared.num
 --! include shared.publish
+--! include redis.ends
 -- int(): numbers go to Redis as plain integer strings (tokens are microseconds, too large for Lua's %.14g).
 -- read_lock() / read_session(): the validated records; false and what is wrong when corrupt (wrong type included).
 --   A session record is {timeout, fence, timeout as stored}; load_session() adds the whole hash as [4], read with

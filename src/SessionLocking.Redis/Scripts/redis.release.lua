@@ -5,5 +5,6 @@ unlock(channel, token, sharded)
 local session = read_session()
 if session then
   redis.call('PEXPIRE', session_key, session[3])
+  track_end()
 end
 return 1

@@ -8,6 +8,7 @@ if lock_error then return lock_error end
 if lock then
   return {2, lock[3], server_now() - lock[2]}
 end
+end_if_due()
 local session, session_error = check_session()
 if session_error then return session_error end
 if not session then
@@ -15,4 +16,5 @@ if not session then
 end
 -- No lock is held (checked above), so the session's own timeout is its TTL.
 redis.call('PEXPIRE', session_key, session[3])
+track_end()
 return {0, session[4], session[3]}

@@ -27,4 +27,5 @@ if is_new then
   redis.call('PEXPIRE', session_key, timeout_ms)
 end
 unlock(channel, token, sharded)
+track_end()
 return 1

@@ -1,0 +1,238 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using SessionLocking.Redis;
+using SessionLocking.Tests.Infrastructure;
+using SessionLocking.TestUtilities;
+
+namespace SessionLocking.Tests.Redis;
+
+/// <summary>
+/// Session_End on a real Redis: once across several servers, with the items, after the abandoning request released or
+/// after the timeout (real TTLs, so the session timeout is a second or two); the claim's lease hands a dead server's
+/// ends to another; nothing is recorded and no command is added without a handler.
+/// </summary>
+public sealed class RedisSessionEndTests : IClassFixture<RedisFixture>
+{
+    private static readonly TimeSpan ShortTimeout = TimeSpan.FromSeconds(2);
+    private readonly RedisFixture _redis;
+    private readonly string _prefix = "ends-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly SessionEndRecorder _ends = new();
+
+    public RedisSessionEndTests(RedisFixture redis) => _redis = redis;
+
+    [Fact]
+    public async Task Three_servers_raise_every_end_once_with_its_items_by_abandon_and_by_timeout()
+    {
+        const int Sessions = 1000;
+        await using var a = await StartHostAsync("a");
+        await using var b = await StartHostAsync("b");
+        await using var c = await StartHostAsync("c");
+        var hosts = new[] { a, b, c };
+        var expected = new Dictionary<string, (SessionEndReason Reason, string Value)>();
+        var sync = new Lock();
+        await Parallel.ForEachAsync(Enumerable.Range(0, Sessions), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
+        {
+            using var client = hosts[i % 3].CreateClient();
+            (await client.PostAsync("/set?key=seat&value=s" + i)).Dispose();
+            var abandon = i % 2 == 0;
+            if (abandon)
+            {
+                // Abandoned on another server than the one that created it, with an item set just before Abandon().
+                using var other = hosts[(i + 1) % 3].CreateClient();
+                other.SessionId = client.SessionId;
+                (await other.PostAsync($"/set-then-abandon?key=seat&value=a{i}")).Dispose();
+            }
+
+            lock (sync)
+            {
+                expected[client.SessionId!] = abandon ? (SessionEndReason.Abandoned, "a" + i) : (SessionEndReason.Timeout, "s" + i);
+            }
+        });
+
+        var raised = await _ends.WaitForAsync(Sessions, TimeSpan.FromSeconds(120));
+
+        // Two more sweeps of every server: still none twice.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        raised = _ends.All;
+        Assert.Equal(Sessions, raised.Count);
+        Assert.Equal(Sessions, raised.Select(r => r.SessionId).Distinct().Count());
+        foreach (var end in raised)
+        {
+            var (reason, value) = expected[end.SessionId];
+            Assert.Equal(reason, end.Reason);
+            Assert.Equal(value, end.Items["seat"]);
+        }
+
+        Assert.True(raised.Select(r => r.Server).Distinct().Count() > 1, "only one server raised ends");
+        using var inspect = await _redis.Server.ConnectAsync();
+        Assert.Empty(await inspect.KeysAsync("{" + _prefix + ":*:ended"));
+        Assert.Equal(0L, await inspect.IntegerAsync("ZCARD", "{" + _prefix + ":ends}:due"));
+    }
+
+    [Fact]
+    public async Task A_request_after_the_timeout_gets_a_new_session_before_any_sweep_and_the_end_keeps_the_old_items()
+    {
+        // This server never sweeps on its own; the other one does.
+        await using var serving = await StartHostAsync("serving", o => o.SessionEndSweepInterval = TimeSpan.FromHours(1));
+        using var client = serving.CreateClient();
+        (await client.PostAsync("/set?key=seat&value=12A")).Dispose();
+        var id = client.SessionId!;
+
+        // Real TTLs: wait past the session's timeout (2 s).
+        await Task.Delay(ShortTimeout + TimeSpan.FromMilliseconds(500));
+        Assert.Null(await client.GetJsonAsync<string?>("/get?key=seat"));
+        Assert.Empty(_ends.All);
+
+        await using var sweeping = await StartHostAsync("sweeping");
+        var raised = Assert.Single(await _ends.WaitForAsync(1));
+        Assert.Equal(id, raised.SessionId);
+        Assert.Equal(SessionEndReason.Timeout, raised.Reason);
+        Assert.Equal("12A", raised.Items["seat"]);
+    }
+
+    [Fact]
+    public async Task A_request_holding_the_lock_past_the_timeout_keeps_the_session_and_no_end_is_raised()
+    {
+        await using var host = await StartHostAsync("a");
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=seat&value=12A")).Dispose();
+        var holder = await host.HoldLockAsync(client, "held");
+        await Task.Delay(ShortTimeout * 2);
+        Assert.Empty(_ends.All);
+
+        host.Gate.Open();
+        (await holder).Dispose();
+        Assert.Equal("held", await client.GetJsonAsync<string>("/get?key=held"));
+        Assert.Empty(_ends.All);
+        var raised = Assert.Single(await _ends.WaitForAsync(1));
+        Assert.Equal("12A", raised.Items["seat"]);
+    }
+
+    [Fact]
+    public async Task A_claim_is_one_servers_alone_until_its_lease_runs_out_then_another_raises_it()
+    {
+        await using var dead = NewStore();
+        await using var other = NewStore();
+        dead.TrackEnds(() => { });
+        other.TrackEnds(() => { });
+        var id = SessionIds.Create();
+        var taken = await dead.GetExclusiveAsync(id, TimeSpan.FromSeconds(30), createIfMissing: true, CancellationToken.None);
+        var items = new Dictionary<string, byte[]> { ["seat"] = "12A"u8.ToArray() };
+        Assert.True(await dead.WriteAndReleaseAsync(id, taken.LockId, new SessionChanges(items, [], TimeSpan.FromMinutes(20), isNew: true), CancellationToken.None));
+        var again = await dead.GetExclusiveAsync(id, TimeSpan.FromSeconds(30), createIfMissing: false, CancellationToken.None);
+        Assert.True(await dead.AbandonAsync(id, again.LockId, new SessionChanges(new Dictionary<string, byte[]>(), [], TimeSpan.FromMinutes(20), isNew: false), CancellationToken.None));
+
+        var lease = TimeSpan.FromSeconds(2);
+        var first = Assert.Single(await dead.ClaimEndsAsync(10, lease, CancellationToken.None));
+        Assert.Equal(id, first.SessionId);
+        Assert.Equal(SessionEndReason.Abandoned, first.Reason);
+        Assert.Empty(await other.ClaimEndsAsync(10, lease, CancellationToken.None));
+
+        // The first claimer died: after its lease the end is the other's, with the same items.
+        await Task.Delay(lease + TimeSpan.FromMilliseconds(200));
+        var second = Assert.Single(await other.ClaimEndsAsync(10, lease, CancellationToken.None));
+        Assert.Equal(id, second.SessionId);
+        Assert.Equal("12A"u8.ToArray(), second.Data.Items["seat"]);
+        Assert.False(await dead.CompleteEndAsync(first, CancellationToken.None));
+        Assert.True(await other.CompleteEndAsync(second, CancellationToken.None));
+        Assert.Empty(await other.ClaimEndsAsync(10, TimeSpan.Zero, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Without_a_handler_the_request_scripts_run_no_extra_command_and_write_no_ends_key()
+    {
+        using var inspect = await _redis.Server.ConnectAsync();
+        var withoutHandler = await CommandsOfRequestsAsync(inspect, handler: false);
+        var withHandler = await CommandsOfRequestsAsync(inspect, handler: true);
+
+        Assert.False(withoutHandler.ContainsKey("zadd"), "a request script recorded an end without a handler");
+        Assert.False(withoutHandler.ContainsKey("zscore"));
+        Assert.False(withoutHandler.ContainsKey("rename"));
+        Assert.False(withoutHandler.ContainsKey("zrangebyscore"), "a server without a handler swept");
+        Assert.True(withHandler.GetValueOrDefault("zadd") > 0, "with a handler the scripts record the expiry");
+
+        // Round trips: the same number of scripts per request with a handler as without.
+        Assert.Equal(withoutHandler.GetValueOrDefault("evalsha") + withoutHandler.GetValueOrDefault("eval"),
+            withHandler.GetValueOrDefault("evalsha") + withHandler.GetValueOrDefault("eval"));
+    }
+
+    /// <summary>INFO commandstats of 15 requests (set, get, set), then 5 abandons on a host with or without a handler; the host never sweeps.</summary>
+    private async Task<Dictionary<string, long>> CommandsOfRequestsAsync(RespClient inspect, bool handler)
+    {
+        var prefix = _prefix + (handler ? "-h" : "-n");
+        await using var host = await TestHost.StartAsync(
+            o =>
+            {
+                o.Timeout = ShortTimeout;
+                o.SessionEndSweepInterval = TimeSpan.FromHours(1);
+                if (handler)
+                {
+                    o.Events.OnSessionEnd = _ends.Handler();
+                }
+            },
+            store => store.AddRedisStore(o =>
+            {
+                o.Configuration = _redis.Configuration;
+                o.KeyPrefix = prefix;
+            }),
+            configureApp: MapSetThenAbandon);
+        using var warm = host.CreateClient();
+        (await warm.PostAsync("/set?key=w&value=1")).Dispose();
+        await Task.Delay(200); // the first sweep of a new host (at start) is not a request's
+        await inspect.CommandAsync("CONFIG", "RESETSTAT");
+        var clients = Enumerable.Range(0, 5).Select(_ => host.CreateClient()).ToArray();
+        foreach (var (client, i) in clients.Select((c, i) => (c, i)))
+        {
+            (await client.PostAsync("/set?key=seat&value=" + i)).Dispose();
+            (await client.GetAsync("/get?key=seat")).Dispose();
+            (await client.PostAsync("/set?key=seat&value=x" + i)).Dispose();
+        }
+
+        // Only requests ran (an abandon wakes the sweep at once, so abandons come after the figures).
+        var stats = await inspect.CommandStatsAsync();
+        foreach (var client in clients)
+        {
+            (await client.PostAsync("/abandon")).Dispose();
+            client.Dispose();
+        }
+
+        if (!handler)
+        {
+            Assert.Empty(await inspect.KeysAsync("{" + prefix + ":ends}*"));
+            Assert.Empty(await inspect.KeysAsync("{" + prefix + ":*:ended"));
+        }
+
+        stats.Remove("config");
+        stats.Remove("info");
+        return stats;
+    }
+
+    private RedisSessionStateStore NewStore() => new(new RedisSessionStoreOptions { Configuration = _redis.Configuration, KeyPrefix = _prefix });
+
+    private Task<TestHost> StartHostAsync(string name, Action<LockedSessionOptions>? options = null) =>
+        TestHost.StartAsync(
+            o =>
+            {
+                o.Timeout = ShortTimeout;
+                o.SessionEndSweepInterval = TimeSpan.FromMilliseconds(200);
+                o.Events.OnSessionEnd = _ends.Handler(name);
+                o.RequestQueueLimitPerSession = 1000;
+                options?.Invoke(o);
+            },
+            store => store.AddRedisStore(o =>
+            {
+                o.Configuration = _redis.Configuration;
+                o.KeyPrefix = _prefix;
+            }),
+            configureApp: MapSetThenAbandon);
+
+    private static void MapSetThenAbandon(WebApplication app) =>
+        app.MapPost("/set-then-abandon", (HttpContext context, string key, string value) =>
+        {
+            context.GetSessionState()[key] = value;
+            context.GetSessionState().Abandon();
+            return Results.Ok();
+        });
+}
