@@ -4,7 +4,15 @@ using SessionLocking.TestServer;
 // configured (store, options) through the SessionState configuration section and environment variables.
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.Services.AddLockedSession().AddRedisStoreMode(); // SessionState:Mode=Redis chooses Redis
+var sessionEndLog = builder.Configuration["TestServer:SessionEndLog"];
+var sessionEndHang = builder.Configuration.GetValue<bool>("TestServer:SessionEndHang");
+builder.Services.AddLockedSession(o =>
+{
+    if (sessionEndLog is not null)
+    {
+        o.Events.OnSessionEnd = SessionEndFile.Handler(sessionEndLog, sessionEndHang);
+    }
+}).AddRedisStoreMode(); // SessionState:Mode=Redis chooses Redis
 builder.Services.AddSingleton<WriterTracker>();
 builder.Services.AddSingleton<HoldGate>();
 var app = builder.Build();

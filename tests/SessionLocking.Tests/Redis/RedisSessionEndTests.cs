@@ -72,6 +72,63 @@ public sealed class RedisSessionEndTests : IClassFixture<RedisFixture>
     }
 
     [Fact]
+    public async Task The_ends_a_killed_server_had_claimed_are_raised_by_another_after_the_lease_each_once_with_its_items()
+    {
+        const int Sessions = 40;
+        var log = Path.Combine(Path.GetTempPath(), $"session-ends-{Guid.NewGuid():N}.log");
+        var doomed = await TestServerProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["SessionState__Mode"] = "Redis",
+            ["SessionState__Redis__Configuration"] = _redis.Configuration,
+            ["SessionState__Redis__KeyPrefix"] = _prefix,
+            ["SessionState__Timeout"] = "00:20:00",
+            ["SessionState__SessionEndSweepInterval"] = "00:00:00.200",
+            ["SessionState__SessionEndHandlerTimeout"] = "00:00:05",
+            ["SessionState__MaxConcurrentSessionEndHandlers"] = "100",
+            ["TestServer__SessionEndLog"] = log,
+            ["TestServer__SessionEndHang"] = "true",
+        });
+        var seats = new Dictionary<string, string>();
+        try
+        {
+            for (var i = 0; i < Sessions; i++)
+            {
+                using var client = doomed.CreateClient();
+                (await client.PostAsync("/set?key=seat&value=s" + i)).Dispose();
+                seats[client.SessionId!] = "s" + i;
+                (await client.PostAsync("/abandon")).Dispose();
+            }
+
+            // Every end is claimed by the doomed server and its handler is running (and hangs) when the process dies.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (!File.Exists(log) || File.ReadAllLines(log).Count(l => l.StartsWith("start ", StringComparison.Ordinal)) < Sessions)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the doomed server did not claim every end");
+                await Task.Delay(20);
+            }
+        }
+        finally
+        {
+            doomed.Kill();
+            await doomed.DisposeAsync();
+        }
+
+        await using var survivor = await StartHostAsync("survivor");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Empty(_ends.All); // still the dead server's: its lease (5.2 s) runs
+
+        var raised = await _ends.WaitForAsync(Sessions, TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        raised = _ends.All;
+        Assert.Equal(Sessions, raised.Count);
+        Assert.Equal(seats.Keys.Order(), raised.Select(r => r.SessionId).Order());
+        Assert.All(raised, r => Assert.Equal(seats[r.SessionId], r.Items["seat"]));
+        Assert.All(raised, r => Assert.Equal(SessionEndReason.Abandoned, r.Reason));
+        Assert.DoesNotContain(File.ReadAllLines(log), l => l.StartsWith("end ", StringComparison.Ordinal));
+        File.Delete(log);
+    }
+
+    [Fact]
     public async Task A_request_after_the_timeout_gets_a_new_session_before_any_sweep_and_the_end_keeps_the_old_items()
     {
         // This server never sweeps on its own; the other one does.
