@@ -83,6 +83,32 @@ internal sealed class RedisSessionKeys
     /// <summary>The ends index of a standalone (or replicated) Redis: one sorted set for the application's prefix.</summary>
     public RedisKey EndsIndex => "{" + _prefix + ":ends}:due";
 
+    /// <summary>
+    /// The ends indexes of a Redis Cluster, one per slot (a script may only touch its session's slot): index <c>s</c> is
+    /// <c>{prefix:ends:n}:due</c> with the smallest <c>n</c> whose hash tag maps to slot <c>s</c>.
+    /// </summary>
+    /// <param name="hashSlot">The cluster's slot of a key (the client computes it).</param>
+    public RedisKey[] EndsIndexPerSlot(Func<RedisKey, int> hashSlot)
+    {
+        const int Slots = 16384;
+        var indexes = new RedisKey[Slots];
+        var taken = new bool[Slots];
+        var found = 0;
+        for (var n = 0; found < Slots; n++)
+        {
+            var key = (RedisKey)("{" + _prefix + ":ends:" + n.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}:due");
+            var slot = hashSlot(key);
+            if (slot is >= 0 and < Slots && !taken[slot])
+            {
+                taken[slot] = true;
+                indexes[slot] = key;
+                found++;
+            }
+        }
+
+        return indexes;
+    }
+
     /// <summary>The session id in an ends index member (<c>{prefix:id}:session</c> or <c>{prefix:id}:ended</c>), or null.</summary>
     public static string? IdOfMember(string member)
     {

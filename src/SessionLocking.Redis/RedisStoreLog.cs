@@ -42,6 +42,6 @@ internal static partial class RedisStoreLog
     [LoggerMessage(125, LogLevel.Error, "Session {SessionKey}: its RedisSessionStateProvider record is corrupt ({What}); the store dropped {Dropped} and holds no lock. The next request starts afresh.", EventName = "LegacyRedisSessionCorrupt")]
     public static partial void LegacySessionCorrupt(ILogger logger, Exception exception, SessionKey sessionKey, string what, string dropped);
 
-    [LoggerMessage(160, LogLevel.Warning, "OnSessionEnd is set, but the Redis store is connected to a Redis Cluster, where it does not raise session ends yet; the handler is not called for this store.", EventName = "SessionEndsNotOnCluster")]
-    public static partial void SessionEndsNotOnCluster(ILogger logger);
+    [LoggerMessage(160, LogLevel.Warning, "Redis Cluster: sweeping the session ends of a node's slots in one call failed ({Reason}; script flags need Redis 7); from now on each slot is swept with a call of its own.", EventName = "SessionEndNodeSweepUnavailable")]
+    public static partial void SessionEndNodeSweepUnavailable(ILogger logger, Exception exception, string reason);
 }
