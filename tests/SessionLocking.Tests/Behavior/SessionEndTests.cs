@@ -249,6 +249,37 @@ public sealed class SessionEndTests
     }
 
     [Fact]
+    public async Task Shutdown_signals_the_handlers_token_and_waits_for_a_running_handler()
+    {
+        var entered = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        var sawStopping = false;
+        var host = await StartAsync(handler: async context =>
+        {
+            entered.SetResult();
+            await finish.Task;
+            sawStopping = context.CancellationToken.IsCancellationRequested;
+            await _ends.Handler()(context);
+        });
+        using (var client = host.CreateClient())
+        {
+            (await client.PostAsync("/set?key=seat&value=12A")).Dispose();
+            (await client.PostAsync("/abandon")).Dispose();
+        }
+
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var stopping = host.DisposeAsync().AsTask();
+        await Task.Delay(200);
+        Assert.False(stopping.IsCompleted, "the host stopped while an OnSessionEnd handler was running");
+
+        finish.SetResult();
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(sawStopping);
+        Assert.Single(_ends.All);
+        Assert.Equal(0, _store!.PendingEnds);
+    }
+
+    [Fact]
     public async Task Without_a_handler_the_store_keeps_nothing_for_ends()
     {
         await using var host = await StartAsync(withHandler: false);
