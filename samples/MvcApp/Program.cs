@@ -92,6 +92,19 @@ if (farm)
 
 builder.Services.AddSingleton<AppClock>();
 builder.Services.AddSingleton<RunningRequests>();
+builder.Services.AddSingleton<UsersOnline>();
+
+// "Users online" (classic Global.asax: Application["online"]++ in Session_Start, -- in Session_End). Opt-in with
+// Sample:UsersOnline=true, because a Session_Start handler stores every new session on its first Required request,
+// cookie included, and the sample's other pages show that a session nothing wrote is not stored.
+if (builder.Configuration.GetValue<bool>("Sample:UsersOnline"))
+{
+    builder.Services.AddOptions<LockedSessionOptions>().Configure<UsersOnline>((options, online) =>
+    {
+        options.Events.OnSessionStart = _ => online.StartedAsync();
+        options.Events.OnSessionEnd = _ => online.EndedAsync();
+    });
+}
 
 var app = builder.Build();
 app.Services.GetRequiredService<AppClock>(); // starts the clock the slow actions report in
@@ -114,6 +127,10 @@ app.UseLockedSession();
 // static-file handler had no session either).
 app.MapStaticAssets();
 app.MapControllers().WithStaticAssets();
+
+// The "users online" count (0 unless Sample:UsersOnline is on); reading it needs no session.
+app.MapGet("/api/users-online", async (UsersOnline online) => Results.Ok(await online.CountAsync()))
+    .WithSessionState(SessionStateBehavior.Disabled);
 
 // A minimal API endpoint declares its behaviour with WithSessionState instead of an attribute.
 app.MapGet("/api/cart/count", (HttpContext context) =>
