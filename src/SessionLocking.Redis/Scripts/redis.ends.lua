@@ -7,9 +7,13 @@
 local ends_key = KEYS[3]
 local ended_key = KEYS[4]
 local END_GRACE_MS = 600000
+local ends_now -- one TIME per script: end_if_due() and track_end() both need it
 local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not ends_now then
+    local t = redis.call('TIME')
+    ends_now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return ends_now
 end
 local function track_end()
   if not ends_key then return end
