@@ -218,7 +218,7 @@ internal sealed partial class InMemorySessionStateStore : ISessionStateStore, IS
     /// <inheritdoc />
     public void Dispose() => _sweeper.Dispose();
 
-    /// <summary>Removes the session; with ends tracked, its end is recorded with the items changed by <paramref name="lastChanges"/>.</summary>
+    /// <summary>Removes the session; for an abandon (<paramref name="lastChanges"/> given) with ends tracked, its end is recorded with the items changed by them.</summary>
     private ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, SessionChanges? lastChanges)
     {
         var now = _time.GetTimestamp();
@@ -230,11 +230,14 @@ internal sealed partial class InMemorySessionStateStore : ISessionStateStore, IS
             }
 
             _entries.Remove(sessionId);
-            if (lastChanges is not null)
+
+            // A plain remove is the old id of a moved session (RegenerateId): the session lives on, so it has no end.
+            if (lastChanges is null)
             {
-                Apply(entry, lastChanges);
+                return ValueTask.FromResult(true);
             }
 
+            Apply(entry, lastChanges);
             if (!RecordEnd(sessionId, entry, SessionEndReason.Abandoned))
             {
                 return ValueTask.FromResult(true);

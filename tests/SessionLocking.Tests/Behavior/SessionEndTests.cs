@@ -280,6 +280,26 @@ public sealed class SessionEndTests
     }
 
     [Fact]
+    public async Task A_regenerated_id_moves_the_session_and_raises_no_end_for_the_old_id()
+    {
+        await using var host = await StartAsync();
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=seat&value=12A")).Dispose();
+        var oldId = client.SessionId!;
+        (await client.PostAsync("/regenerate")).Dispose();
+        Assert.NotEqual(oldId, client.SessionId);
+
+        _time.Advance(Sweep * 2);
+        await Task.Delay(100);
+        Assert.Empty(_ends.All);
+        Assert.Equal("12A", await client.GetJsonAsync<string>("/get?key=seat"));
+
+        _time.Advance(Timeout + Sweep);
+        var raised = Assert.Single(await _ends.WaitForAsync(1));
+        Assert.Equal(client.SessionId, raised.SessionId);
+    }
+
+    [Fact]
     public async Task Without_a_handler_the_store_keeps_nothing_for_ends()
     {
         await using var host = await StartAsync(withHandler: false);
