@@ -25,8 +25,11 @@ public sealed class RedisSessionEndTests : IClassFixture<RedisFixture>
     [Fact]
     public async Task Three_servers_raise_every_end_once_with_its_items_by_abandon_and_by_timeout()
     {
-        await SessionEndFarm.RaisesEveryEndOnceAsync(_redis.Configuration, _prefix, _ends, 1000);
         using var inspect = await _redis.Server.ConnectAsync();
+
+        // Pub/sub cut while ends are pending (the release subscribers): ends do not depend on it.
+        await SessionEndFarm.RaisesEveryEndOnceAsync(_redis.Configuration, _prefix, _ends, 1000,
+            midway: async () => await inspect.CommandAsync("CLIENT", "KILL", "TYPE", "pubsub"));
         Assert.Empty(await inspect.KeysAsync("{" + _prefix + ":*:ended"));
         Assert.Equal(0L, await inspect.IntegerAsync("ZCARD", "{" + _prefix + ":ends}:due"));
     }
@@ -125,6 +128,24 @@ public sealed class RedisSessionEndTests : IClassFixture<RedisFixture>
         Assert.Empty(_ends.All);
         var raised = Assert.Single(await _ends.WaitForAsync(1));
         Assert.Equal("12A", raised.Items["seat"]);
+    }
+
+    [Fact]
+    public async Task A_regenerated_id_moves_the_session_and_only_the_new_id_ends()
+    {
+        await using var host = await StartHostAsync("a");
+        using var client = host.CreateClient();
+        (await client.PostAsync("/set?key=seat&value=12A")).Dispose();
+        var oldId = client.SessionId!;
+        (await client.PostAsync("/regenerate")).Dispose();
+        Assert.NotEqual(oldId, client.SessionId);
+
+        var raised = Assert.Single(await _ends.WaitForAsync(1));
+        Assert.Equal(client.SessionId, raised.SessionId);
+        Assert.Equal(SessionEndReason.Timeout, raised.Reason);
+        Assert.Equal("12A", raised.Items["seat"]);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Single(_ends.All);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ internal static class SessionEndFarm
     /// right reason and items, by more than one server. The timeout is 6 s, so that on a loaded machine no session times out
     /// between the request that made it and the one that abandons it.
     /// </summary>
-    public static async Task RaisesEveryEndOnceAsync(string configuration, string prefix, SessionEndRecorder ends, int sessions, TimeSpan? sweep = null)
+    public static async Task RaisesEveryEndOnceAsync(string configuration, string prefix, SessionEndRecorder ends, int sessions, TimeSpan? sweep = null, Func<Task>? midway = null)
     {
         await using var a = await StartHostAsync(configuration, prefix, ends, "a", o => Farm(o, sweep));
         await using var b = await StartHostAsync(configuration, prefix, ends, "b", o => Farm(o, sweep));
@@ -41,6 +41,11 @@ internal static class SessionEndFarm
                 expected[client.SessionId!] = abandon ? (SessionEndReason.Abandoned, "a" + i) : (SessionEndReason.Timeout, "s" + i);
             }
         });
+
+        if (midway is not null)
+        {
+            await midway();
+        }
 
         await ends.WaitForAsync(sessions, TimeSpan.FromSeconds(120));
 
