@@ -17,8 +17,6 @@ internal sealed class LockedSessionMiddleware
     /// <summary>Keep-alives running in the background at once, at most (see <see cref="StartKeepAlive"/>).</summary>
     internal const int MaxKeepAlivesInFlight = 1024;
 
-    private const string QueueFullMessage = "The request queue limit of the session is exceeded.";
-    private const string WaitTimedOutMessage = "Timed out waiting for the session lock: another request of this session holds it.";
     private const string StoreUnavailableMessage = "The session store is unavailable.";
     private const string HeldResponsesFullMessage = "The server holds too many responses until their sessions are saved; nothing of this request was saved. Try again.";
     private const string StoreCorruptMessage = "The stored session was corrupt and has been discarded; the next request starts a new session.";
@@ -77,7 +75,8 @@ internal sealed class LockedSessionMiddleware
         }
 
         var timing = _serverTiming ? SessionServerTiming.Begin(context, _time) : null;
-        await using var sessionLock = await AcquireOrAnswerAsync(context, behavior, cookieId, timing);
+        var endpoint = SessionEndpointInfo.Of(context.GetEndpoint());
+        await using var sessionLock = await AcquireOrAnswerAsync(context, behavior, cookieId, endpoint, timing);
         if (sessionLock is null)
         {
             return;
@@ -201,14 +200,14 @@ internal sealed class LockedSessionMiddleware
     }
 
     /// <summary>Takes the lock (Required) or waits for writers and loads (ReadOnly); answers the request itself and returns null when it cannot.</summary>
-    private async Task<SessionLock?> AcquireOrAnswerAsync(HttpContext context, SessionStateBehavior behavior, string? cookieId, SessionServerTiming? timing)
+    private async Task<SessionLock?> AcquireOrAnswerAsync(HttpContext context, SessionStateBehavior behavior, string? cookieId, SessionEndpointInfo endpointInfo, SessionServerTiming? timing)
     {
         var activity = SessionLockingActivities.Start(SessionLockingTelemetry.AcquireActivity, behavior, cookieId ?? "new");
         SessionLock sessionLock;
         try
         {
             var waitLimit = context.GetEndpoint() is { } endpoint ? SessionStateBehaviorResolver.ResolveLockWaitTimeout(endpoint) : null;
-            sessionLock = await AcquireAsync(behavior, cookieId, waitLimit, context.RequestAborted);
+            sessionLock = await AcquireAsync(behavior, cookieId, waitLimit, endpointInfo, context.RequestAborted);
             timing?.Acquired(sessionLock);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -227,8 +226,8 @@ internal sealed class LockedSessionMiddleware
 
         var (outcome, status, message) = sessionLock.Status switch
         {
-            AcquireStatus.QueueFull => ("queue_full", StatusCodes.Status429TooManyRequests, QueueFullMessage),
-            AcquireStatus.TimedOut => ("timed_out", StatusCodes.Status503ServiceUnavailable, WaitTimedOutMessage),
+            AcquireStatus.QueueFull => ("queue_full", StatusCodes.Status429TooManyRequests, SessionLockAnswers.QueueFullMessage),
+            AcquireStatus.TimedOut => ("timed_out", StatusCodes.Status503ServiceUnavailable, SessionLockAnswers.WaitTimedOutMessage),
             _ => (sessionLock.Waited > TimeSpan.Zero ? "acquired_after_wait" : "acquired", 0, null),
         };
         try
@@ -247,18 +246,18 @@ internal sealed class LockedSessionMiddleware
             return sessionLock;
         }
 
-        await FailAsync(context, status, message);
+        await SessionLockAnswers.WriteAsync(context, status, message, sessionLock.Holder);
         return null;
     }
 
     /// <summary>Picks the session id and takes the lock; a well-formed id the store does not know starts a fresh session (unless classic reuse is on).</summary>
-    private async ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, TimeSpan? waitLimit, CancellationToken cancellationToken)
+    private async ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, TimeSpan? waitLimit, SessionEndpointInfo endpoint, CancellationToken cancellationToken)
     {
         var regenerate = _options.RegenerateUnknownSessionIds;
         if (cookieId is not null)
         {
             var sessionLock = await _locks.AcquireAsync(
-                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, waitLimit, cancellationToken);
+                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, waitLimit, endpoint, cancellationToken);
             if (sessionLock.Status == AcquireStatus.Acquired && sessionLock.StoreResult.Status == SessionStoreStatus.NotFound)
             {
                 Log.AccessingExpiredSession(_logger, new SessionKey(cookieId));
@@ -275,7 +274,7 @@ internal sealed class LockedSessionMiddleware
         }
 
         return behavior == SessionStateBehavior.Required
-            ? await _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, waitLimit, cancellationToken)
+            ? await _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, waitLimit, endpoint, cancellationToken)
             : _locks.NewReadOnly(SessionIds.Create());
     }
 

@@ -103,14 +103,18 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
         await _releases.ShardedFlagAsync("subscribe", cancellationToken).ConfigureAwait(false) == "1";
 
     /// <inheritdoc />
-    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+    public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken) =>
+        GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, holderEndpoint: null, cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, string? holderEndpoint, CancellationToken cancellationToken)
     {
         var keys = _keys.For(sessionId);
         var owner = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var reply = (RedisResult[])(await _runner.RunAsync(
             Acquire,
             keys,
-            [Milliseconds(lockTimeout), createIfMissing ? "1" : "0", owner],
+            [Milliseconds(lockTimeout), createIfMissing ? "1" : "0", owner, SessionStoreResult.BoundHolder(holderEndpoint) ?? ""],
             sessionId,
             cancellationToken,
             lockTaking: AcquireCall(sessionId, owner, lockTimeout)).ConfigureAwait(false))!;
@@ -121,7 +125,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
             case 1:
                 return reply.Length > 1 ? SessionStoreResult.NotFound(ReadToken(reply[1])) : SessionStoreResult.NotFound();
             default:
-                return SessionStoreResult.Locked(ReadToken(reply[1]), ReadAge(reply[2]));
+                return SessionStoreResult.Locked(ReadToken(reply[1]), ReadAge(reply[2]), ReadHolder(reply));
         }
     }
 
@@ -137,7 +141,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
             case 1:
                 return SessionStoreResult.NotFound();
             default:
-                return SessionStoreResult.Locked(ReadToken(reply[1]), ReadAge(reply[2]));
+                return SessionStoreResult.Locked(ReadToken(reply[1]), ReadAge(reply[2]), ReadHolder(reply));
         }
     }
 
@@ -255,6 +259,9 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
 
     private static SessionLockId ReadToken(RedisResult value) =>
         new(long.Parse((string)value!, NumberStyles.None, CultureInfo.InvariantCulture));
+
+    /// <summary>The holder's endpoint in a Locked answer (its fourth element; absent or empty: unknown).</summary>
+    private static string? ReadHolder(RedisResult[] reply) => reply.Length > 3 ? (string?)reply[3] : null;
 
     private static TimeSpan ReadAge(RedisResult microseconds) => TimeSpan.FromTicks((long)microseconds * 10);
 

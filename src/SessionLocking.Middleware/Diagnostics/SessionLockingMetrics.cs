@@ -17,6 +17,7 @@ internal sealed class SessionLockingMetrics : IDisposable
     private readonly Counter<long> _bytesRead;
     private readonly Counter<long> _bytesWritten;
     private readonly Counter<long> _abandonedLocksReleased;
+    private readonly Histogram<double> _lockHold;
 
     public SessionLockingMetrics(IMeterFactory meterFactory)
     {
@@ -32,14 +33,40 @@ internal sealed class SessionLockingMetrics : IDisposable
         _bytesRead = _meter.CreateCounter<long>(SessionLockingTelemetry.StoreBytesRead, "By", "Bytes of session items loaded from the store.");
         _abandonedLocksReleased = _meter.CreateCounter<long>(SessionLockingTelemetry.AbandonedLocksReleased, "{lock}", "Locks taken by a store call whose caller had stopped waiting for it (the client left, or the store gave up at its own timeout), released as soon as the store answered.");
         _bytesWritten = _meter.CreateCounter<long>(SessionLockingTelemetry.StoreBytesWritten, "By", "Bytes of session items written to the store.");
+        _lockHold = _meter.CreateHistogram<double>(SessionLockingTelemetry.LockHoldDuration, "s", "Time requests held a session's exclusive lock, by endpoint route.");
     }
 
-    public void LockAcquired(SessionStateBehavior behavior, TimeSpan waited)
+    public void LockAcquired(SessionStateBehavior behavior, TimeSpan waited, string? route = null)
     {
-        var tag = new KeyValuePair<string, object?>(SessionLockingTelemetry.BehaviorTag, behavior == SessionStateBehavior.ReadOnly ? "read_only" : "required");
+        var tag = BehaviorTag(behavior);
         _locksAcquired.Add(1, tag);
-        _lockWait.Record(waited.TotalSeconds, tag);
+        if (route is null)
+        {
+            _lockWait.Record(waited.TotalSeconds, tag);
+        }
+        else
+        {
+            _lockWait.Record(waited.TotalSeconds, tag, RouteTag(route));
+        }
     }
+
+    /// <summary>An exclusive lock ended after <paramref name="held"/>; tagged with the holder's route (when it has one) and behaviour.</summary>
+    public void LockHeld(SessionStateBehavior behavior, TimeSpan held, string? route)
+    {
+        if (route is null)
+        {
+            _lockHold.Record(held.TotalSeconds, BehaviorTag(behavior));
+        }
+        else
+        {
+            _lockHold.Record(held.TotalSeconds, BehaviorTag(behavior), RouteTag(route));
+        }
+    }
+
+    private static KeyValuePair<string, object?> BehaviorTag(SessionStateBehavior behavior) =>
+        new(SessionLockingTelemetry.BehaviorTag, behavior == SessionStateBehavior.ReadOnly ? "read_only" : "required");
+
+    private static KeyValuePair<string, object?> RouteTag(string route) => new(SessionLockingTelemetry.RouteTag, route);
 
     public void ForcedRelease() => _forcedReleases.Add(1);
 

@@ -297,10 +297,16 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
         return _connection.DisposeAsync();
     }
 
+    /// <summary>
+    /// The provider's lock value is a timestamp it shares with classic servers and cannot carry an endpoint, so a holder
+    /// is only ever known as this.
+    /// </summary>
+    internal const string LegacyHolder = "a legacy request";
+
     private SessionStoreResult Locked(string? holder)
     {
         var token = LegacyLockClock.TokenOf(holder);
-        return SessionStoreResult.Locked(new SessionLockId(token), _clock.AgeOf(token));
+        return SessionStoreResult.Locked(new SessionLockId(token), _clock.AgeOf(token), LegacyHolder);
     }
 
     /// <summary>The loaded session, without the provider's <c>SessionStateActions</c> item; <paramref name="uninitialized"/> when that item marked it.</summary>

@@ -5,14 +5,16 @@
 -- for it) and after a lost lock.
 redis.replicate_commands()
 --! include redis.prologue
+--! include redis.holder
 local lock_ttl_ms = ARGV[1]
 local create = ARGV[2] == '1' -- lock a missing session
 local owner = ARGV[3] -- the nonce the store chose for this call (release-by-owner frees what it took)
+local holder = ARGV[4] or '' -- the caller's endpoint, kept in the lock so that waiters can name it ('' : none)
 local now = server_now()
 local lock, lock_error = check_lock()
 if lock_error then return lock_error end
 if lock then
-  return {2, lock[3], now - lock[2]}
+  return {2, lock[3], now - lock[2], lock_holder()}
 end
 local session, session_error = check_session()
 if session_error then return session_error end
@@ -23,6 +25,7 @@ local token = now
 if session and session[2] + 1 > token then token = session[2] + 1 end
 token = int(token)
 redis.call('HSET', lock_key, 'token', token, 'at', int(now), 'owner', owner)
+if holder ~= '' then redis.call('HSET', lock_key, 'holder', holder) end
 redis.call('PEXPIRE', lock_key, lock_ttl_ms)
 if not session then
   return {1, token}

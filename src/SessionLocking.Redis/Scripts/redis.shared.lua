@@ -3,10 +3,11 @@
 -- deleted, nothing slid) when a stored number is not valid.
 redis.replicate_commands()
 --! include redis.prologue
+--! include redis.holder
 local lock, lock_error = check_lock()
 if lock_error then return lock_error end
 if lock then
-  return {2, lock[3], server_now() - lock[2]}
+  return {2, lock[3], server_now() - lock[2], lock_holder()}
 end
 local session, session_error = check_session()
 if session_error then return session_error end
