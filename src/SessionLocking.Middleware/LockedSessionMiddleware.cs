@@ -93,26 +93,37 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
-        await RunAndSaveAsync(context, session, sessionLock, cookieId, timing);
+        await RunAndSaveAsync(context, session, sessionLock, cookieId, timing, feature);
     }
 
     /// <summary>
     /// The endpoint, then the release plan, then the response: no response ends, and no new id's cookie leaves, before
     /// the session was saved (see <see cref="SessionResponse"/>).
     /// </summary>
-    private async Task RunAndSaveAsync(HttpContext context, LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing)
+    private async Task RunAndSaveAsync(HttpContext context, LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing, LockedSessionFeature feature)
     {
         var response = SessionResponse.Install(context, session, _cookie, _options, _heldResponses);
+        var early = new EarlySessionRelease(session, response, () => SaveAsync(session, sessionLock, cookieId, timing));
+        feature.Release = early.ReleaseAsync;
+        if (!_options.HoldLockThroughStreams)
+        {
+            StreamUpgradeRelease.Install(context, early.ReleaseAsync);
+            response.ReleaseBeforeEventStream(early.ReleaseAsync);
+        }
+
         try
         {
             await RunEndpointAsync(context, session);
-            await response.PrepareAsync();
-            var plan = GetReleasePlan(session, cookieId);
-            var saveStarted = timing?.SaveStarting() ?? 0;
-            await using var newIdLock = await TakeNewIdAsync(plan);
-            await sessionLock.CarryOutAsync(plan, newIdLock);
-            timing?.Saved(saveStarted);
-            LogStored(session, plan);
+            if (early.Task is { } released)
+            {
+                // Saved already (or failing): the end of the request does nothing more for the session.
+                await released;
+            }
+            else
+            {
+                await response.PrepareAsync();
+                await SaveAsync(session, sessionLock, cookieId, timing);
+            }
         }
         catch when (response.OverServerLimit)
         {
@@ -130,6 +141,17 @@ internal sealed class LockedSessionMiddleware
         }
 
         await response.SendAsync();
+    }
+
+    /// <summary>The release plan carried out: the session written back, removed, moved or just released (fenced by the lock).</summary>
+    private async Task SaveAsync(LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing)
+    {
+        var plan = GetReleasePlan(session, cookieId);
+        var saveStarted = timing?.SaveStarting() ?? 0;
+        await using var newIdLock = await TakeNewIdAsync(plan);
+        await sessionLock.CarryOutAsync(plan, newIdLock);
+        timing?.Saved(saveStarted);
+        LogStored(session, plan);
     }
 
     private SessionStateBehavior? ResolveBehavior(HttpContext context) =>
