@@ -103,7 +103,7 @@ internal sealed class LockedSessionMiddleware
     private async Task RunAndSaveAsync(HttpContext context, LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing, LockedSessionFeature feature)
     {
         var response = SessionResponse.Install(context, session, _cookie, _options, _heldResponses);
-        var early = new EarlySessionRelease(session, response, () => SaveAsync(session, sessionLock, cookieId, timing));
+        var early = new EarlySessionRelease(session, response, () => SaveEarlyAsync(session, sessionLock, cookieId, timing));
         feature.Release = early.ReleaseAsync;
         if (!_options.HoldLockThroughStreams)
         {
@@ -116,8 +116,9 @@ internal sealed class LockedSessionMiddleware
             await RunEndpointAsync(context, session);
             if (early.Task is { } released)
             {
-                // Saved already (or failing): the end of the request does nothing more for the session.
-                await released;
+                // Saved already: the end of the request does nothing more for the session. A failed early save was
+                // thrown to the endpoint where it awaited the release (and logged); the endpoint decided what to answer.
+                await released.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             else
             {
@@ -141,6 +142,23 @@ internal sealed class LockedSessionMiddleware
         }
 
         await response.SendAsync();
+    }
+
+    /// <summary>
+    /// <see cref="SaveAsync"/> while the endpoint goes on: when it fails, nothing was saved and the lock is given back at
+    /// once (a stream must not keep it after all); the failure is thrown to the endpoint.
+    /// </summary>
+    private async Task SaveEarlyAsync(LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing)
+    {
+        try
+        {
+            await SaveAsync(session, sessionLock, cookieId, timing);
+        }
+        catch
+        {
+            await sessionLock.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>The release plan carried out: the session written back, removed, moved or just released (fenced by the lock).</summary>
