@@ -19,8 +19,11 @@ internal sealed class SessionWaitQueue
     /// <summary>The endpoint of the holder last seen (a request on this server that took the lock, or the store's answer); null when unknown.</summary>
     public string? HolderEndpoint { get; private set; }
 
-    /// <summary>When (TimeProvider timestamp) that holder took the lock; 0 when no holder was seen.</summary>
+    /// <summary>When (TimeProvider timestamp) that holder took the lock.</summary>
     public long HolderSince { get; private set; }
+
+    /// <summary>True once a holder was seen.</summary>
+    public bool HolderSeen { get; private set; }
 
     /// <summary>How many exclusive holders on this server have released (lets an acquirer see a release it raced with).</summary>
     public long Releases { get; set; }
@@ -41,11 +44,12 @@ internal sealed class SessionWaitQueue
     {
         HolderEndpoint = endpoint;
         HolderSince = since;
+        HolderSeen = true;
     }
 
     /// <summary>The holder last seen, as of <paramref name="now"/>; null when none was. Call under <see cref="Sync"/>.</summary>
     public LockHolder? Holder(TimeProvider time, long now) =>
-        HolderSince == 0 ? null : new LockHolder(HolderEndpoint, time.GetElapsedTime(HolderSince, now));
+        !HolderSeen ? null : new LockHolder(HolderEndpoint, time.GetElapsedTime(HolderSince, now));
 
     public void Enqueue(Waiter waiter) => waiter.Node = Waiters.AddLast(waiter);
 
