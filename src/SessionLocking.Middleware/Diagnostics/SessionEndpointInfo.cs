@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Patterns;
 
 namespace SessionLocking.Diagnostics;
 
@@ -25,7 +26,21 @@ internal readonly record struct SessionEndpointInfo(string? Route, string? Name)
 
         // A conventional route ("{controller=Home}/{action=Index}/{id?}") is shared by every action it reaches: the
         // action's display name says which one holds the lock.
-        var name = pattern is not null && route!.RequiredValues.Count == 0 ? pattern : endpoint.DisplayName ?? pattern;
+        var name = pattern is not null && !IsConventional(route!) ? pattern : endpoint.DisplayName ?? pattern;
         return new SessionEndpointInfo(SessionStoreResult.BoundHolder(pattern), SessionStoreResult.BoundHolder(name));
+    }
+
+    /// <summary>A pattern that picks its controller or action from the URL: many endpoints share it.</summary>
+    private static bool IsConventional(RoutePattern route)
+    {
+        foreach (var parameter in route.Parameters)
+        {
+            if (parameter.Name is "controller" or "action" or "area")
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
