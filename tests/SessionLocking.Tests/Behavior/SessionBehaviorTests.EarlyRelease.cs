@@ -121,10 +121,13 @@ public abstract partial class SessionBehaviorTests
         Assert.Equal("2", await client.GetJsonAsync<string>("/get?key=b"));
     }
 
+    /// <param name="hold">The option that restores classic holding.</param>
+    /// <param name="webSocketsBeforeSession">Where <c>UseWebSockets()</c> is: before <c>UseLockedSession()</c> (it takes the server's upgrade feature first) or after it.</param>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_WebSocket_held_open_does_not_block_a_Required_request_unless_told_to_hold(bool hold)
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public async Task A_WebSocket_held_open_does_not_block_a_Required_request_unless_told_to_hold(bool hold, bool webSocketsBeforeSession)
     {
         var steps = new StreamSteps();
         await using var host = await StartAsync(
@@ -133,8 +136,22 @@ public abstract partial class SessionBehaviorTests
                 o.LockWaitTimeout = TimeSpan.FromSeconds(60);
                 o.HoldLockThroughStreams = hold;
             },
-            beforeSession: app => app.UseWebSockets(),
-            app: app => MapStreamEndpoints(app, steps));
+            beforeSession: app =>
+            {
+                if (webSocketsBeforeSession)
+                {
+                    app.UseWebSockets();
+                }
+            },
+            app: app =>
+            {
+                if (!webSocketsBeforeSession)
+                {
+                    app.UseWebSockets();
+                }
+
+                MapStreamEndpoints(app, steps);
+            });
         using var client = host.CreateClient();
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
         var id = client.SessionId!;
