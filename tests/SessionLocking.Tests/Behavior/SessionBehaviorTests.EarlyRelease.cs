@@ -73,10 +73,13 @@ public abstract partial class SessionBehaviorTests
         Assert.Equal("1", await response.Content.ReadAsStringAsync());
     }
 
+    /// <param name="hold">The option that restores classic holding.</param>
+    /// <param name="path">The endpoint: written by hand, or <c>TypedResults.ServerSentEvents</c>.</param>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_server_sent_events_stream_held_open_does_not_block_a_Required_request_unless_told_to_hold(bool hold)
+    [InlineData(false, "/sse")]
+    [InlineData(false, "/sse-typed")]
+    [InlineData(true, "/sse")]
+    public async Task A_server_sent_events_stream_held_open_does_not_block_a_Required_request_unless_told_to_hold(bool hold, string path)
     {
         var steps = new StreamSteps();
         await using var host = await StartAsync(
@@ -91,7 +94,7 @@ public abstract partial class SessionBehaviorTests
         var id = client.SessionId!;
         var coordinator = host.Services.GetRequiredService<SessionLockCoordinator>();
         using var http = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromSeconds(60) };
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/sse");
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Add("Cookie", $"{SessionClient.CookieName}={id}");
 
         using var stream = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
@@ -184,6 +187,13 @@ public abstract partial class SessionBehaviorTests
         Assert.Equal("accepted", saved);
     }
 
+    /// <summary>One event, then nothing until <paramref name="finish"/>: a stream held open.</summary>
+    private static async IAsyncEnumerable<string> EventsUntil(Task finish, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        yield return "hello";
+        await finish.WaitAsync(cancellationToken);
+    }
+
     private static async Task<string> ReadUntilAsync(Stream stream, string end)
     {
         var text = new StringBuilder();
@@ -258,6 +268,12 @@ public abstract partial class SessionBehaviorTests
             await context.Response.WriteAsync("data: hello\n\n");
             await context.Response.Body.FlushAsync();
             await steps.Finish.Task.WaitAsync(context.RequestAborted);
+        }).WithSessionState(SessionStateBehavior.Required);
+
+        app.MapGet("/sse-typed", (HttpContext context) =>
+        {
+            context.GetSessionState()["sse"] = "opened";
+            return TypedResults.ServerSentEvents(EventsUntil(steps.Finish.Task, context.RequestAborted));
         }).WithSessionState(SessionStateBehavior.Required);
 
         app.MapGet("/ws", async (HttpContext context) =>
