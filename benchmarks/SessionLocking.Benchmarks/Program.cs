@@ -46,6 +46,9 @@ internal static class Program
                 return 0;
             }
 
+            case "store-cpu":
+                return await StoreCpuProbe.RunAsync(redis, TimeSpan.FromSeconds(seconds), int.Parse(options.Get("workers", "32"), System.Globalization.CultureInfo.InvariantCulture));
+
             case "app-host":
                 return await AppHostProcess.ServeAsync(options);
 
