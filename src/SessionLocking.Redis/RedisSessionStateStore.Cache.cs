@@ -80,7 +80,13 @@ internal sealed partial class RedisSessionStateStore
     }
 
     /// <summary>A version no server wrote before.</summary>
-    private static string NewVersion() =>
+    private static string NewVersion() => NewNonce();
+
+    /// <summary>
+    /// A value no server made before (a version, an acquire's owner nonce): the process's random part and a counter.
+    /// Cheaper than random bytes per call (OpenSSL's generator, about 4 % of the client's CPU on the write path).
+    /// </summary>
+    private static string NewNonce() =>
         VersionPrefix + Interlocked.Increment(ref _versionCounter).ToString("x", CultureInfo.InvariantCulture);
 
     /// <summary>

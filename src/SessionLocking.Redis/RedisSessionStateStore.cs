@@ -107,7 +107,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
     {
         var keys = _keys.For(sessionId);
-        var owner = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var owner = NewNonce();
         var held = Held(sessionId);
         var reply = (RedisResult[])(await _runner.RunAsync(
             Acquire,

@@ -56,7 +56,7 @@ internal static class StoreCpuProbe
         var n = n1 - n0;
         var (calls0, usec0) = EvalSha(stats0);
         var (calls1, usec1) = EvalSha(stats1);
-        Console.WriteLine($"cycles/s {n / elapsed.TotalSeconds:0}; client CPU/cycle {(cpu1 - cpu0).TotalMicroseconds / n:0.0} µs; Redis CPU/cycle {(redisCpu1 - redisCpu0) * 1e6 / n:0.0} µs; EVALSHA {(usec1 - usec0) / Math.Max(1, calls1 - calls0):0.00} µs/call, {(calls1 - calls0) / (double)n:0.00} calls/cycle");
+        Console.WriteLine($"cycles/s {n / elapsed.TotalSeconds:0}; client CPU/cycle {(cpu1 - cpu0).TotalMicroseconds / n:0.0} µs; Redis CPU/cycle {(redisCpu1 - redisCpu0) * 1e6 / n:0.0} µs; EVALSHA {(usec1 - usec0) / (double)Math.Max(1, calls1 - calls0):0.00} µs/call, {(calls1 - calls0) / (double)n:0.00} calls/cycle");
         return 0;
     }
 
