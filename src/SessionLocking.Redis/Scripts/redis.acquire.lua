@@ -31,7 +31,7 @@ redis.call('PEXPIRE', lock_key, lock_ttl_ms)
 if not session then
   return {1, token}
 end
-redis.call('HSET', session_key, 'fence', token)
-if session[5] ~= '' then redis.call('HSET', session_key, 'verf', token) end
+if session[5] ~= '' then redis.call('HSET', session_key, 'fence', token, 'verf', token)
+else redis.call('HSET', session_key, 'fence', token) end
 redis.call('PEXPIRE', session_key, int(math.max(session[1], tonumber(lock_ttl_ms))))
 return {0, token, session[4], session[3], session[5]}
