@@ -46,6 +46,12 @@ internal static class Program
                 return 0;
             }
 
+            case "many-one":
+            {
+                await using var ownRedis = await StartRedisAsync(redis);
+                return await ManySessionsScenario.RunOneAsync(ownRedis?.Configuration ?? redis, int.Parse(options.Get("setup", "4"), System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromSeconds(seconds));
+            }
+
             case "store-cpu":
                 return await StoreCpuProbe.RunAsync(redis, TimeSpan.FromSeconds(seconds), int.Parse(options.Get("workers", "32"), System.Globalization.CultureInfo.InvariantCulture));
 

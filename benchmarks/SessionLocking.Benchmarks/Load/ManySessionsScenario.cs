@@ -48,6 +48,29 @@ internal static class ManySessionsScenario
         return variants;
     }
 
+    /// <summary>
+    /// <c>many-one</c>: one set-up of scenario 2 alone (its index in <see cref="Variants"/>), servers and driver in this
+    /// process, for a profiler (perf record this process); prints requests/s and this process's CPU per request.
+    /// </summary>
+    public static async Task<int> RunOneAsync(string? redis, int setup, TimeSpan duration)
+    {
+        var variant = Variants(redis, null)[setup];
+        await using var app = await BenchApp.StartAsync(variant);
+        var connections = await LoadRunner.ConnectAsync(app.Address, Clients);
+        foreach (var connection in connections)
+        {
+            await connection.SendAsync("POST", "/init");
+            connection.KeepCookies = false;
+        }
+
+        var reads = connections.Select(c => c.Build("GET", "/read")).ToArray();
+        var writes = connections.Select(c => c.Build("POST", "/write")).ToArray();
+        var result = await LoadRunner.RunAsync(connections, (c, seq) => seq % 4 == 0 ? new Step(writes[c], Write) : new Step(reads[c], Read), 2, TimeSpan.FromSeconds(2), duration);
+        Console.WriteLine($"{variant.Name}: {result.Throughput:0} requests/s, process CPU {result.ProcessCpuPerRequest:0.0} µs/request, errors {result.Errors}");
+        await LoadRunner.DisposeAsync(connections);
+        return 0;
+    }
+
     /// <param name="garnet">A Garnet server ("host:port") for the two Redis set-ups once more, reported beside Redis; null: not run.</param>
     /// <param name="rounds">How many rounds; each round measures every set-up once, in a rotated order.</param>
     /// <param name="selfPath">This program, to run the servers in a child process (the load driver stays here); null: in this process.</param>
@@ -74,6 +97,8 @@ internal static class ManySessionsScenario
         var runs = new List<(AppVariant Variant, BenchApp? App, RawHttpConnection[] Connections)>();
         var servers = new Dictionary<string, Func<Task<TimeSpan>>?>();
         var infoClients = new List<RespClient>();
+        var infoByServer = new Dictionary<string, RespClient>();
+        var commands = variants.ToDictionary(v => v, _ => new Dictionary<string, (long Calls, long Usec)>());
         var results = variants.ToDictionary(v => v, _ => new List<LoadResult>());
         try
         {
@@ -84,6 +109,7 @@ internal static class ManySessionsScenario
                 {
                     var info = await RespClient.ConnectAsync(server.Split(':')[0], int.Parse(server.Split(':')[1], CultureInfo.InvariantCulture));
                     infoClients.Add(info);
+                    infoByServer[server] = info;
                     servers[server] = await ServerCpuAsync(info) is null ? null : async () => (await ServerCpuAsync(info))!.Value;
                 }
 
@@ -110,6 +136,7 @@ internal static class ManySessionsScenario
                     Console.Error.WriteLine($"[2] round {round + 1}/{rounds}: {run.Variant.Name}: {perRound.TotalSeconds:0.#} s");
                     var reads = run.Connections.Select(c => c.Build("GET", "/read")).ToArray();
                     var writes = run.Connections.Select(c => c.Build("POST", "/write")).ToArray();
+                    var statsBefore = run.Variant.Redis is { } statsServer ? await CommandTimesAsync(infoByServer[statsServer]) : null;
                     var result = await LoadRunner.RunAsync(
                         run.Connections,
                         (c, seq) => seq % 4 == 0 ? new Step(writes[c], Write) : new Step(reads[c], Read),
@@ -119,6 +146,15 @@ internal static class ManySessionsScenario
                         redisCpu: run.Variant.Redis is null ? null : servers[run.Variant.Redis],
                         serverCpu: host is null ? null : host.CpuAsync);
                     results[run.Variant].Add(result);
+                    if (statsBefore is not null)
+                    {
+                        foreach (var (command, (calls, usec)) in await CommandTimesAsync(infoByServer[run.Variant.Redis!]))
+                        {
+                            var (calls0, usec0) = statsBefore.GetValueOrDefault(command);
+                            var (sumCalls, sumUsec) = commands[run.Variant].GetValueOrDefault(command);
+                            commands[run.Variant][command] = (sumCalls + calls - calls0, sumUsec + usec - usec0);
+                        }
+                    }
                 }
             }
         }
@@ -213,6 +249,17 @@ internal static class ManySessionsScenario
             sink.Target(new TargetResult(Scenario, "every request succeeds", $"{anyErrors} errors", false));
         }
 
+        sink.Line("**Redis time per command** (`INFO commandstats` around each set-up's runs, warm-up included; commands run inside scripts are listed too, and their time is part of the script's): " +
+                  "what each Redis set-up asks of Redis, in µs per call.");
+        sink.Line();
+        sink.Table(
+            new[] { "set-up", "commands: calls, µs per call" },
+            variants.Where(v => commands[v].Count > 0).Select(v => (IReadOnlyList<string>)new[]
+            {
+                v.Name,
+                string.Join(", ", commands[v].Where(c => c.Value.Calls > 0 && c.Key is not ("info" or "ping" or "echo")).OrderByDescending(c => c.Value.Usec)
+                    .Select(c => $"{c.Key.ToUpperInvariant()} {Fmt.Num(c.Value.Calls)}, {c.Value.Usec / (double)c.Value.Calls:0.00} µs")),
+            }));
         sink.Line("**Per round** (requests/s of each set-up in each round, in the order measured):");
         sink.Line();
         sink.Table(
@@ -235,6 +282,52 @@ internal static class ManySessionsScenario
                   "the floor makes one or two plain commands. Loads of a session the server already holds in its current version carry no items (cached loads, `SessionCacheSize`). " +
                   "The peer runs with the client's defaults, as an application that adds it does.");
         sink.Line();
+        sink.Line("**Where the Redis store's cost goes (profiled during development of issue 23, on this 2-core machine while other builds ran; the per-command table above gives this run's Redis figures).** " +
+                  "*Redis:* a store script costs Redis about 10 µs per call (`INFO commandstats` `EVALSHA`) against 0.3–0.5 µs for a plain `HGETALL` or `HSET`. " +
+                  "The commands the two scripts of an acquire and write-back run add up to about 4.4 µs; the rest is the scripting layer, which enters the script and, for each `redis.call`, " +
+                  "builds the command and converts its reply into Lua values (about 1 µs each, some 13 calls per acquire + write-back). So Redis spends about 13 µs per request of this mix for the store " +
+                  "and under 2 µs for the floor; a store that locks atomically needs a script (or `MULTI` with `WATCH`, which costs round trips instead), so the floor's ratio is bounded by that. " +
+                  "*Application:* the store's server CPU per request is about twice the floor's. `perf` (with `DOTNET_PerfMapEnabled=1`) of one set-up alone " +
+                  "(`SessionLocking.Benchmarks.dll many-one --setup 4 --redis HOST:PORT`) shows no hot spot in SessionLocking's code: about 30 % kernel (sockets, thread wake-ups), about 20 % runtime " +
+                  "(allocation, thread pool); a store call passes through the middleware, the lock coordinator, the circuit breaker (Polly), the instrumentation, the store, the script runner and its time limit " +
+                  "(`Task.WaitAsync`, a timer per call), each an `async` layer that, with Redis, completes asynchronously (with the in-memory store they complete synchronously). " +
+                  "*Tried, each with an A/B on the write path (`SessionLocking.Benchmarks.dll store-cpu --redis HOST:PORT`, acquire + write-back of one item by 32 workers: cycles/s, client and Redis CPU per cycle, `EVALSHA` µs per call):* " +
+                  "cached loads (an unchanged session is loaded without items: bytes, scenario 3); an acquire's owner nonce from a per-process random part and a counter instead of OpenSSL's generator per call " +
+                  "(OpenSSL's share of the probe's CPU samples 4.3 % before, none after); the acquire's two `HSET`s of the session in one (one `redis.call` less). " +
+                  "Their throughput A/B was inside the noise of the busy machine. *Not tried yet:* fewer `redis.call`s in the write-back (the metadata `HSET` and the items' `HSET` in one), " +
+                  "one time limit per request instead of a timer per call, fewer `async` layers between the middleware and the store.");
+        sink.Line();
+    }
+
+    /// <summary>INFO commandstats as command → (calls, µs), or empty when the server does not report it.</summary>
+    private static async Task<Dictionary<string, (long Calls, long Usec)>> CommandTimesAsync(RespClient info)
+    {
+        var result = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+        Dictionary<string, string> stats;
+        try
+        {
+            stats = await info.InfoAsync("commandstats");
+        }
+        catch (InvalidOperationException)
+        {
+            return result;
+        }
+
+        foreach (var (name, value) in stats)
+        {
+            if (!name.StartsWith("cmdstat_", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var parts = value.Split(',').Select(p => p.Split('=')).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
+            if (parts.TryGetValue("calls", out var calls) && parts.TryGetValue("usec", out var usec))
+            {
+                result[name["cmdstat_".Length..]] = (long.Parse(calls, CultureInfo.InvariantCulture), long.Parse(usec, CultureInfo.InvariantCulture));
+            }
+        }
+
+        return result;
     }
 
     /// <summary>The server's CPU time so far (INFO cpu, user + system), or null when it does not report it.</summary>
