@@ -1,7 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Threading;
 using StackExchange.Redis;
 
 namespace SessionLocking.Redis;

@@ -1,4 +1,5 @@
--- Shared load, no lock, no ARGV. Returns {2, holderToken, lockAgeMicroseconds} while a writer holds the lock; {1} when
+-- Shared load, no lock (ARGV: cached loads, below). Returns {2, holderToken, lockAgeMicroseconds} while a writer holds
+-- the lock; {1} when
 -- missing; {0, HGETALL session, timeoutMs} when loaded (and the expiry slid); an error answer (the corrupt record
 -- deleted, nothing slid) when a stored number is not valid.
 -- Cached loads (redis.cached): ARGV[1] is the version of the session the caller holds ('' or none); the loaded answer
