@@ -39,7 +39,7 @@ internal static class MarkdownReport
         md.AppendLine("```");
         md.AppendLine();
         md.AppendLine("It builds `benchmarks/SessionLocking.Benchmarks` in Release, " +
-                      "runs every scenario (the load scenarios against real Kestrel on loopback, in-process, each Redis scenario on a `redis-server` of its own on a free loopback port with no persistence; " +
+                      "runs every scenario (the load scenarios against real Kestrel on loopback: scenario 2's servers in a child process of their own, the other scenarios' in the benchmark's process; each Redis scenario on a `redis-server` of its own on a free loopback port with no persistence; " +
                       "the micro-benchmarks with BenchmarkDotNet) and rewrites this file. " +
                       "Every figure is given as a ratio to a baseline measured in the same run, and load figures with p50/p99 latencies. " +
                       "The program's sources are in [`benchmarks/SessionLocking.Benchmarks`](../benchmarks/SessionLocking.Benchmarks); each scenario can also be run alone " +
