@@ -123,7 +123,21 @@ internal static class MarkdownReport
                           $"(load average {args.Get("load-start", "?")} at the start, {args.Get("load-end", "?")} at the end; the machine is the one above).");
 
         var lines = File.ReadAllLines(output).ToList();
-        var start = lines.FindIndex(l => l.StartsWith($"## {title}", StringComparison.Ordinal));
+        // The section's heading can say more than the targets table's short title ("3. Round trips and bytes" heads
+        // "## 3. Redis round trips and bytes per request kind"): find it by the heading the section file brings, else by
+        // the title, else by its number, so a re-run replaces the section instead of adding a second one.
+        var number = title[..(title.IndexOf(' ', StringComparison.Ordinal) + 1)];
+        var start = lines.FindIndex(l => l == section[0]);
+        if (start < 0)
+        {
+            start = lines.FindIndex(l => l.StartsWith($"## {title}", StringComparison.Ordinal));
+        }
+
+        if (start < 0 && number.EndsWith(". ", StringComparison.Ordinal))
+        {
+            start = lines.FindIndex(l => l.StartsWith($"## {number}", StringComparison.Ordinal));
+        }
+
         if (start >= 0)
         {
             var end = lines.FindIndex(start + 1, l => l.StartsWith("## ", StringComparison.Ordinal));
