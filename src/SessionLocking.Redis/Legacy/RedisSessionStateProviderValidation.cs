@@ -49,6 +49,20 @@ internal sealed class RedisSessionStateProviderValidation(IServiceProviderIsServ
             failures.Add($"RedisSessionStateProviderStoreOptions.ReplicaAckTimeout must be greater than 0 and shorter than OperationTimeout ({options.OperationTimeout}); it is {options.ReplicaAckTimeout}. The default is \"00:00:01\".");
         }
 
+        if (options.MaxLegacyObjectBytes < 1 || options.MaxLegacyObjectDepth < 1 || options.MaxLegacyObjectElements < 0)
+        {
+            failures.Add("RedisSessionStateProviderStoreOptions: MaxLegacyObjectBytes and MaxLegacyObjectDepth must be 1 or more, MaxLegacyObjectElements 0 or more.");
+        }
+
+        try
+        {
+            _ = new LegacyTypeMap(options.LegacyTypes);
+        }
+        catch (InvalidOperationException ex)
+        {
+            failures.Add(ex.Message);
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
