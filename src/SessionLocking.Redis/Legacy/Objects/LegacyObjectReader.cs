@@ -108,7 +108,7 @@ internal sealed class LegacyObjectReader
 
     private object Class(ClassRecord record, Type target, int depth)
     {
-        var type = _map.Resolve(record.TypeName, out var mapped) ?? throw LegacyObjectErrors.NotMapped(_item, record.TypeName, Where());
+        var type = _map.Resolve(record.TypeName, out var mapped) ?? throw NotMapped(record.TypeName);
         if (!Fits(type, target))
         {
             throw Mismatch(record.TypeName.FullName, target);
@@ -232,7 +232,7 @@ internal sealed class LegacyObjectReader
 
     private Array Array(ArrayRecord array, Type target, int depth)
     {
-        var type = _map.Resolve(array.TypeName, out _) ?? throw LegacyObjectErrors.NotMapped(_item, array.TypeName, Where());
+        var type = _map.Resolve(array.TypeName, out _) ?? throw NotMapped(array.TypeName);
         if (array.Rank != 1 || !type.IsSZArray)
         {
             throw LegacyObjectErrors.Unreadable(_item, $"{Where()}it holds a multi-dimensional or jagged array ('{array.TypeName.FullName}'), which is not supported");
@@ -299,6 +299,27 @@ internal sealed class LegacyObjectReader
         return type.GetConstructor(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, Type.EmptyTypes) is { } constructor
             ? constructor.Invoke(null)
             : RuntimeHelpers.GetUninitializedObject(type);
+    }
+
+    /// <summary>The error for a type name that does not resolve, naming the innermost type in it that is not mapped (an array's element, a list's item type).</summary>
+    private SessionSerializationException NotMapped(TypeName name)
+    {
+        while (true)
+        {
+            if (name.IsSZArray)
+            {
+                name = name.GetElementType();
+                continue;
+            }
+
+            if (name.IsConstructedGenericType && name.GetGenericArguments().FirstOrDefault(a => _map.Resolve(a, out _) is null) is { } argument)
+            {
+                name = argument;
+                continue;
+            }
+
+            return LegacyObjectErrors.NotMapped(_item, name, Where());
+        }
     }
 
     private string Where() => _path.Count == 0 ? string.Empty : "at " + string.Join(".", _path).Replace(".[", "[", StringComparison.Ordinal) + ": ";

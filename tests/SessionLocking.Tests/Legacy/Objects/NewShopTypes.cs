@@ -105,3 +105,9 @@ public sealed class Narrow
 {
     public int Id { get; set; }
 }
+
+/// <summary>Has a member of a type the legacy format cannot carry here.</summary>
+public sealed class WithSet
+{
+    public HashSet<int> Set { get; set; } = [1];
+}
