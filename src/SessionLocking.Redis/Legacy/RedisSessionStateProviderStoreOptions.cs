@@ -103,7 +103,7 @@ public sealed class RedisSessionStateProviderStoreOptions
     /// <summary>The largest BinaryFormatter item (bytes) the store reads; a larger one fails to read, naming it. Default 1 MiB.</summary>
     public int MaxLegacyObjectBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>How deep the objects of one BinaryFormatter item may nest. Default 64.</summary>
+    /// <summary>How deep the objects of one BinaryFormatter item may nest (1 to 1,000). Default 64.</summary>
     public int MaxLegacyObjectDepth { get; set; } = 64;
 
     /// <summary>How many array, list and dictionary elements one BinaryFormatter item may declare in all. Default 100,000.</summary>
