@@ -126,5 +126,18 @@ public sealed class LegacyObjectFormatTests
         Assert.Equal(41, format.Decode("counter", LegacyOracle.Serialize(41)));
         Assert.Equal("Ada", format.Decode("name", LegacyOracle.Serialize("Ada"), typeof(string)));
         Assert.Equal("42"u8.ToArray(), format.Encode("counter", 42, typeof(int))); // a primitive stays in the configured serializer's format
+
+        // Another value serializer changes nothing for BinaryFormatter streams and mapped objects.
+        var custom = Format(RedisSessionStateProviderFormat.V4, o => o.ValueSerializer = new RefusingSerializer());
+        Assert.Equal(41, custom.Decode("counter", LegacyOracle.Serialize(41)));
+        var cart = Assert.IsType<NewShop.Cart>(custom.Decode("cart", LegacyOracle.Serialize(LegacyOracle.SampleCart()), typeof(NewShop.Cart)));
+        Assert.IsType<LegacyShop.Cart>(LegacyOracle.Deserialize(custom.Encode("cart", cart, typeof(NewShop.Cart))));
+    }
+
+    private sealed class RefusingSerializer : ISessionValueSerializer
+    {
+        public byte[] Serialize(object? value, Type type) => throw new InvalidOperationException("not for legacy objects");
+
+        public object? Deserialize(ReadOnlySpan<byte> data, Type type) => throw new InvalidOperationException("not for legacy objects");
     }
 }
