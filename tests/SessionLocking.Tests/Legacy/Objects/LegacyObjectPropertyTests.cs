@@ -61,7 +61,17 @@ public sealed class LegacyObjectPropertyTests
             Billing = address,
             Shipping = random.Next(2) == 0 ? address : new LegacyShop.Address { City = Text(random) },
             Location = new LegacyShop.Point { X = random.Next(), Y = -random.Next() },
-            Note = random.Next(4) switch { 0 => null, 1 => Text(random), 2 => random.NextDouble(), _ => (object)random.NextInt64() },
+            Note = random.Next(8) switch
+            {
+                0 => null,
+                1 => Text(random),
+                2 => random.NextDouble(),
+                3 => new[] { new DateTime(random.NextInt64(0, DateTime.MaxValue.Ticks), kinds[random.Next(3)]) },
+                4 => new[] { new decimal(random.NextDouble()), -1m },
+                5 => new[] { TimeSpan.FromTicks(random.NextInt64()) },
+                6 => new[] { RandomGuid(random) },
+                _ => (object)random.NextInt64(),
+            },
             ByToken = random.Next(2) == 0 || lines.Count == 0 ? null : new() { [RandomGuid(random)] = lines[0] },
             Saved = random.Next(2) == 0 ? null : [.. lines],
             Grade = (char)random.Next(0x20, 0xD7FF),
