@@ -22,8 +22,25 @@ public sealed class LegacyObjectHostileTests
         options.MapLegacyType<NewShop.Narrow>("Other.Type, Other");
         var format = new ItemFormat(Microsoft.Extensions.Options.Options.Create(options), JsonValues.Instance);
         var resolving = 0;
-        Func<AssemblyLoadContext, AssemblyName, Assembly?> onResolving = (_, name) => { Interlocked.Increment(ref resolving); return null; };
-        ResolveEventHandler onResolve = (_, _) => { Interlocked.Increment(ref resolving); return null; };
+        // Process-wide events (other tests run in parallel): only the names the payloads carry count.
+        Func<AssemblyLoadContext, AssemblyName, Assembly?> onResolving = (_, name) =>
+        {
+            if (name.Name is "Hostile.Payload" or "SessionLocking.Tests" or "Other")
+            {
+                Interlocked.Increment(ref resolving);
+            }
+
+            return null;
+        };
+        ResolveEventHandler onResolve = (_, args) =>
+        {
+            if (args.Name.StartsWith("Hostile.Payload", StringComparison.Ordinal) || args.Name.StartsWith("Other", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref resolving);
+            }
+
+            return null;
+        };
         AssemblyLoadContext.Default.Resolving += onResolving;
         AppDomain.CurrentDomain.AssemblyResolve += onResolve;
         try
