@@ -315,13 +315,6 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
         return _connection.DisposeAsync();
     }
 
-    /// <summary>Drops what the acquire of <paramref name="lockId"/> loaded (always true, to chain before the call).</summary>
-    private bool Forget(string sessionId, SessionLockId lockId)
-    {
-        _loaded.TryRemove((sessionId, lockId.Token), out _);
-        return true;
-    }
-
     private SessionStoreResult Locked(string? holder)
     {
         var token = LegacyLockClock.TokenOf(holder);
@@ -377,6 +370,13 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
 
     /// <summary>A fenced write's answer: 1 when it wrote (0: not ours; 2: nothing written, lock released).</summary>
     private static bool Wrote(RedisResult result) => (long)result == 1;
+
+    /// <summary>Drops what the acquire of <paramref name="lockId"/> loaded (always true, to chain before the call).</summary>
+    private bool Forget(string sessionId, SessionLockId lockId)
+    {
+        _loaded.TryRemove((sessionId, lockId.Token), out _);
+        return true;
+    }
 
     private ValueTask<RedisValue> ShardedFlagAsync(CancellationToken cancellationToken) =>
         _releases.ShardedFlagAsync("release", cancellationToken);
