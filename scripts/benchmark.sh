@@ -3,7 +3,8 @@
 # Builds benchmarks/SessionLocking.Benchmarks in Release and runs the scenarios; each scenario that uses Redis
 # starts its own redis-server on a free loopback port (no persistence) and stops it. Installs redis-server from Debian's
 # packages when it is missing. Usage: ./scripts/benchmark.sh [--seconds N] [--only NAME]
-#   N: measured seconds per load set-up, default 10.
+#   N: measured seconds per load set-up, default 10 (scenario 2 splits them into 10 rounds of at least 1 s each;
+#   --seconds 30 gives rounds of 3 s).
 #   NAME: one scenario (waiting, hot, many, roundtrips, micro, pubsub, durable): runs only it and replaces only its
 #   section and its targets in docs/benchmarks.md. The pubsub scenario starts its own Redis Clusters (3 and 6 masters)
 #   and runs on a build against the newest StackExchange.Redis 2.x (the floor, 2.7.27, has no sharded channels).

@@ -31,7 +31,9 @@ internal static class Program
                 await using var ownRedis = await StartRedisAsync(redis);
                 await using var ownGarnet = garnet == "start" ? await RedisServer.StartGarnetAsync() : null;
                 var sink = new ResultSink(results, "2-many-sessions");
-                await ManySessionsScenario.RunAsync(sink, ownRedis?.Configuration ?? redis, ownGarnet?.Configuration ?? garnet, TimeSpan.FromSeconds(seconds));
+                var rounds = int.Parse(options.Get("rounds", "10"), System.Globalization.CultureInfo.InvariantCulture);
+                var inProcess = options.GetOrNull("in-process") == "true";
+                await ManySessionsScenario.RunAsync(sink, ownRedis?.Configuration ?? redis, ownGarnet?.Configuration ?? garnet, TimeSpan.FromSeconds(seconds), rounds, inProcess ? null : typeof(Program).Assembly.Location);
                 sink.Save();
                 return 0;
             }
@@ -43,6 +45,18 @@ internal static class Program
                 sink.Save();
                 return 0;
             }
+
+            case "many-one":
+            {
+                await using var ownRedis = await StartRedisAsync(redis);
+                return await ManySessionsScenario.RunOneAsync(ownRedis?.Configuration ?? redis, int.Parse(options.Get("setup", "4"), System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromSeconds(seconds));
+            }
+
+            case "store-cpu":
+                return await StoreCpuProbe.RunAsync(redis, TimeSpan.FromSeconds(seconds), int.Parse(options.Get("workers", "32"), System.Globalization.CultureInfo.InvariantCulture));
+
+            case "app-host":
+                return await AppHostProcess.ServeAsync(options);
 
             case "waiting-client":
                 return await Waiting.WaitingCostScenario.ClientAsync(options);

@@ -50,8 +50,10 @@ if (string.Equals(builder.Configuration["SessionState:Mode"], "Redis", StringCom
 else if (string.Equals(builder.Configuration["SessionState:Mode"], "RedisSessionStateProvider", StringComparison.OrdinalIgnoreCase))
 {
     // Side by side with a legacy ASP.NET application on Microsoft.Web.RedisSessionStateProvider: its keys, its item
-    // format and its locks, shared both ways (docs/migration.md §11). Primitive items (the counter) are shared; the
-    // cart is an object, which the legacy format keeps only through BinaryFormatter, so the cart pages fail clearly.
+    // format and its locks, shared both ways (docs/migration.md §11). Primitive items (the counter) are shared, and so is
+    // the cart: the legacy application stores its own Shop.Models.Cart with BinaryFormatter, read and written here as
+    // MvcApp.Models.Cart through MapLegacyType (docs/legacy-redis.md). Its assembly is "Shop" unless
+    // SessionState:RedisSessionStateProvider:LegacyAssembly says otherwise.
     var legacy = builder.Configuration.GetSection("SessionState:RedisSessionStateProvider");
     session.AddRedisSessionStateProviderStore(o =>
     {
@@ -63,6 +65,10 @@ else if (string.Equals(builder.Configuration["SessionState:Mode"], "RedisSession
         {
             o.LockTimeZone = TimeZoneInfo.FindSystemTimeZoneById(zone);    // the legacy servers' local time zone
         }
+
+        var assembly = legacy["LegacyAssembly"] ?? "Shop";
+        o.MapLegacyType<Cart>($"Shop.Models.Cart, {assembly}");             // its auto-property Lines
+        o.MapLegacyType<CartLine>($"Shop.Models.CartLine, {assembly}");     // its auto-properties Product and Quantity
     });
     builder.Services.AddDistributedMemoryCache();
 }

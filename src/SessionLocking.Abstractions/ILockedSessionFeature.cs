@@ -11,4 +11,11 @@ public interface ILockedSessionFeature
 
     /// <summary>The session, or null when the behaviour is <see cref="SessionStateBehavior.Disabled"/>.</summary>
     IHttpSessionState? Session { get; }
+
+    /// <summary>
+    /// Saves the session now (fenced by the request's lock) and releases its lock, for an endpoint that has made its
+    /// last change and goes on working; see <c>HttpContext.ReleaseSessionAsync()</c>. Does nothing by default (a
+    /// read-only or disabled request, and a feature that cannot release early).
+    /// </summary>
+    Task ReleaseAsync() => Task.CompletedTask;
 }

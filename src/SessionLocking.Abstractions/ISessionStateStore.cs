@@ -28,6 +28,21 @@ public interface ISessionStateStore
     ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken);
 
     /// <summary>
+    /// <see cref="GetExclusiveAsync(string, TimeSpan, bool, CancellationToken)"/>, recording in the lock which endpoint
+    /// takes it (<paramref name="holderEndpoint"/>: a route pattern or endpoint display name, never user data, at most
+    /// <see cref="SessionStoreResult.MaxHolderEndpointLength"/> characters), so that a request that finds the session
+    /// locked learns who holds it (<see cref="SessionStoreResult.HolderEndpoint"/>). A store that cannot record it
+    /// keeps the default, which ignores it.
+    /// </summary>
+    /// <param name="sessionId">The validated session id.</param>
+    /// <param name="lockTimeout">How long the lock lives in the store if never released (a crashed holder).</param>
+    /// <param name="createIfMissing">Whether to lock a session that does not exist yet.</param>
+    /// <param name="holderEndpoint">The endpoint of the request taking the lock; null when unknown.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, string? holderEndpoint, CancellationToken cancellationToken) =>
+        GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
+
+    /// <summary>
     /// Loads the session without taking a lock (classic <c>GetItem</c>). Returns
     /// <see cref="SessionStoreStatus.Locked"/> while a writer holds the lock. Slides the session's expiry.
     /// </summary>

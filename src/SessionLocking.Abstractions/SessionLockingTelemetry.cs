@@ -84,4 +84,16 @@ public static class SessionLockingTelemetry
 
     /// <summary>Tag: the store operation (<c>get_exclusive</c>, <c>write_and_release</c>, ...).</summary>
     public const string OperationTag = "sessionlocking.operation";
+
+    /// <summary>
+    /// Histogram (seconds): time requests held a session's exclusive lock, from taking it to its release; tagged with
+    /// <see cref="BehaviorTag"/> and <see cref="RouteTag"/>.
+    /// </summary>
+    public const string LockHoldDuration = "sessionlocking.lock.hold.duration";
+
+    /// <summary>
+    /// Tag (OpenTelemetry HTTP semantic conventions): the route pattern of the request's endpoint, never its path, so the
+    /// number of values stays bounded; on <see cref="LockWaitDuration"/> and <see cref="LockHoldDuration"/>.
+    /// </summary>
+    public const string RouteTag = "http.route";
 }

@@ -63,4 +63,21 @@ public static class SessionStateHttpContextExtensions
 
         context.Features.Set(new SessionStateBehaviorFeature(behavior));
     }
+
+    /// <summary>
+    /// Releases the request's session early, for an endpoint that has made its last session change and goes on working
+    /// (streams a report, a long download, server-sent events): writes the changes back now, fenced by the request's
+    /// lock, and releases the lock, so the session's other requests run at once. After it the session still reads what
+    /// was saved, and any change throws <see cref="InvalidOperationException"/>. A failed write-back throws here (a
+    /// <see cref="SessionLockLostException"/> when the lock was lost), not at the end of the request. Does nothing for
+    /// <see cref="SessionStateBehavior.ReadOnly"/> and <see cref="SessionStateBehavior.Disabled"/> requests, requests
+    /// without a session, and when called again.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <returns>Completes once the session is saved and its lock released.</returns>
+    public static Task ReleaseSessionAsync(this HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.Features.Get<ILockedSessionFeature>()?.ReleaseAsync() ?? Task.CompletedTask;
+    }
 }

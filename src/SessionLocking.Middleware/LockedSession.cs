@@ -25,6 +25,7 @@ internal sealed partial class LockedSession : IHttpSessionState, ISession
     private TimeSpan _timeout;
     private bool _established;
     private SortedSet<string>? _readOnlyChanges;
+    private bool _releasedEarly;
 
     public LockedSession(
         string sessionId,
@@ -177,6 +178,7 @@ internal sealed partial class LockedSession : IHttpSessionState, ISession
     /// <inheritdoc />
     public void Abandon()
     {
+        ThrowIfReleasedEarly("Abandon()");
         if (IsReadOnly)
         {
             NoteReadOnlyChange("Abandon()");
@@ -240,6 +242,8 @@ internal sealed partial class LockedSession : IHttpSessionState, ISession
             throw new InvalidOperationException("RegenerateId cannot be called on an abandoned session.");
         }
 
+        ThrowIfReleasedEarly("RegenerateId()");
+
         if (_responseHasStarted())
         {
             throw new InvalidOperationException("RegenerateId must be called before the response starts, because the new id is sent in a cookie.");
@@ -249,6 +253,12 @@ internal sealed partial class LockedSession : IHttpSessionState, ISession
         SessionID = SessionIds.Create();
         _established = true;
     }
+
+    /// <summary>True once the request saved and released the session early (<c>ReleaseSessionAsync</c>).</summary>
+    public bool IsReleasedEarly => _releasedEarly;
+
+    /// <summary>The request saves and releases the session now: from here on it reads what was saved and refuses changes.</summary>
+    public void MarkReleasedEarly() => _releasedEarly = true;
 
     /// <summary>Classic <c>Session_Start</c> ran: a new session is stored even if nothing was set.</summary>
     public void MarkStarted() => _established = true;
@@ -361,6 +371,7 @@ internal sealed partial class LockedSession : IHttpSessionState, ISession
     /// <param name="what">The item name, or what else changes (<c>Timeout</c>, <c>Clear()</c>), for the read-only warning.</param>
     private void OnChanging(string what)
     {
+        ThrowIfReleasedEarly(what);
         if (IsReadOnly)
         {
             NoteReadOnlyChange(what);
@@ -373,6 +384,15 @@ internal sealed partial class LockedSession : IHttpSessionState, ISession
         }
 
         _established = true;
+    }
+
+    private void ThrowIfReleasedEarly(string what)
+    {
+        if (_releasedEarly)
+        {
+            throw new InvalidOperationException(
+                $"The session was saved and released early by this request to {EndpointName ?? "this endpoint"} (HttpContext.ReleaseSessionAsync()); the change of '{what}' cannot be saved any more. Make the last session change before calling ReleaseSessionAsync.");
+        }
     }
 
     private void NoteReadOnlyChange(string what)

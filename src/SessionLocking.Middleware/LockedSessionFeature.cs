@@ -31,6 +31,12 @@ internal sealed class LockedSessionFeature : ILockedSessionFeature, ISessionFeat
 
     IHttpSessionState? ILockedSessionFeature.Session => State;
 
+    /// <summary>The early release of a Required request (null: nothing to release early).</summary>
+    public Func<Task>? Release { get; set; }
+
+    /// <inheritdoc />
+    public Task ReleaseAsync() => Release?.Invoke() ?? Task.CompletedTask;
+
     /// <summary>ASP.NET Core's view; assigning replaces it, as with ASP.NET Core's own session feature.</summary>
     public ISession Session { get; set; }
 

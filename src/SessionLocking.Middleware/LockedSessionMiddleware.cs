@@ -17,8 +17,6 @@ internal sealed class LockedSessionMiddleware
     /// <summary>Keep-alives running in the background at once, at most (see <see cref="StartKeepAlive"/>).</summary>
     internal const int MaxKeepAlivesInFlight = 1024;
 
-    private const string QueueFullMessage = "The request queue limit of the session is exceeded.";
-    private const string WaitTimedOutMessage = "Timed out waiting for the session lock: another request of this session holds it.";
     private const string StoreUnavailableMessage = "The session store is unavailable.";
     private const string HeldResponsesFullMessage = "The server holds too many responses until their sessions are saved; nothing of this request was saved. Try again.";
     private const string StoreCorruptMessage = "The stored session was corrupt and has been discarded; the next request starts a new session.";
@@ -81,7 +79,8 @@ internal sealed class LockedSessionMiddleware
         }
 
         var timing = _serverTiming ? SessionServerTiming.Begin(context, _time) : null;
-        await using var sessionLock = await AcquireOrAnswerAsync(context, behavior, cookieId, timing);
+        var endpoint = SessionEndpointInfo.Of(context.GetEndpoint());
+        await using var sessionLock = await AcquireOrAnswerAsync(context, behavior, cookieId, endpoint, timing);
         if (sessionLock is null)
         {
             return;
@@ -98,26 +97,38 @@ internal sealed class LockedSessionMiddleware
             return;
         }
 
-        await RunAndSaveAsync(context, session, sessionLock, cookieId, timing);
+        await RunAndSaveAsync(context, session, sessionLock, cookieId, timing, feature);
     }
 
     /// <summary>
     /// The endpoint, then the release plan, then the response: no response ends, and no new id's cookie leaves, before
     /// the session was saved (see <see cref="SessionResponse"/>).
     /// </summary>
-    private async Task RunAndSaveAsync(HttpContext context, LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing)
+    private async Task RunAndSaveAsync(HttpContext context, LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing, LockedSessionFeature feature)
     {
         var response = SessionResponse.Install(context, session, _cookie, _options, _heldResponses);
+        var early = new EarlySessionRelease(session, response, () => SaveEarlyAsync(session, sessionLock, cookieId, timing));
+        feature.Release = early.ReleaseAsync;
+        if (!_options.HoldLockThroughStreams)
+        {
+            StreamUpgradeRelease.Install(context, early.ReleaseAsync);
+            response.ReleaseBeforeEventStream(early.ReleaseAsync);
+        }
+
         try
         {
             await RunEndpointAsync(context, session);
-            await response.PrepareAsync();
-            var plan = GetReleasePlan(session, cookieId);
-            var saveStarted = timing?.SaveStarting() ?? 0;
-            await using var newIdLock = await TakeNewIdAsync(plan);
-            await sessionLock.CarryOutAsync(plan, newIdLock);
-            timing?.Saved(saveStarted);
-            LogStored(session, plan);
+            if (early.Task is { } released)
+            {
+                // Saved already: the end of the request does nothing more for the session. A failed early save was
+                // thrown to the endpoint where it awaited the release (and logged); the endpoint decided what to answer.
+                await released.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            else
+            {
+                await response.PrepareAsync();
+                await SaveAsync(session, sessionLock, cookieId, timing);
+            }
         }
         catch when (response.OverServerLimit)
         {
@@ -135,6 +146,34 @@ internal sealed class LockedSessionMiddleware
         }
 
         await response.SendAsync();
+    }
+
+    /// <summary>
+    /// <see cref="SaveAsync"/> while the endpoint goes on: when it fails, nothing was saved and the lock is given back at
+    /// once (a stream must not keep it after all); the failure is thrown to the endpoint.
+    /// </summary>
+    private async Task SaveEarlyAsync(LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing)
+    {
+        try
+        {
+            await SaveAsync(session, sessionLock, cookieId, timing);
+        }
+        catch
+        {
+            await sessionLock.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The release plan carried out: the session written back, removed, moved or just released (fenced by the lock).</summary>
+    private async Task SaveAsync(LockedSession session, SessionLock sessionLock, string? cookieId, SessionServerTiming? timing)
+    {
+        var plan = GetReleasePlan(session, cookieId);
+        var saveStarted = timing?.SaveStarting() ?? 0;
+        await using var newIdLock = await TakeNewIdAsync(plan);
+        await sessionLock.CarryOutAsync(plan, newIdLock);
+        timing?.Saved(saveStarted);
+        LogStored(session, plan);
     }
 
     private SessionStateBehavior? ResolveBehavior(HttpContext context) =>
@@ -205,14 +244,14 @@ internal sealed class LockedSessionMiddleware
     }
 
     /// <summary>Takes the lock (Required) or waits for writers and loads (ReadOnly); answers the request itself and returns null when it cannot.</summary>
-    private async Task<SessionLock?> AcquireOrAnswerAsync(HttpContext context, SessionStateBehavior behavior, string? cookieId, SessionServerTiming? timing)
+    private async Task<SessionLock?> AcquireOrAnswerAsync(HttpContext context, SessionStateBehavior behavior, string? cookieId, SessionEndpointInfo endpointInfo, SessionServerTiming? timing)
     {
         var activity = SessionLockingActivities.Start(SessionLockingTelemetry.AcquireActivity, behavior, cookieId ?? "new");
         SessionLock sessionLock;
         try
         {
             var waitLimit = context.GetEndpoint() is { } endpoint ? SessionStateBehaviorResolver.ResolveLockWaitTimeout(endpoint) : null;
-            sessionLock = await AcquireAsync(behavior, cookieId, waitLimit, context.RequestAborted);
+            sessionLock = await AcquireAsync(behavior, cookieId, waitLimit, endpointInfo, context.RequestAborted);
             timing?.Acquired(sessionLock);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -231,8 +270,8 @@ internal sealed class LockedSessionMiddleware
 
         var (outcome, status, message) = sessionLock.Status switch
         {
-            AcquireStatus.QueueFull => ("queue_full", StatusCodes.Status429TooManyRequests, QueueFullMessage),
-            AcquireStatus.TimedOut => ("timed_out", StatusCodes.Status503ServiceUnavailable, WaitTimedOutMessage),
+            AcquireStatus.QueueFull => ("queue_full", StatusCodes.Status429TooManyRequests, SessionLockAnswers.QueueFullMessage),
+            AcquireStatus.TimedOut => ("timed_out", StatusCodes.Status503ServiceUnavailable, SessionLockAnswers.WaitTimedOutMessage),
             _ => (sessionLock.Waited > TimeSpan.Zero ? "acquired_after_wait" : "acquired", 0, null),
         };
         try
@@ -251,18 +290,18 @@ internal sealed class LockedSessionMiddleware
             return sessionLock;
         }
 
-        await FailAsync(context, status, message);
+        await SessionLockAnswers.WriteAsync(context, status, message, sessionLock.Holder);
         return null;
     }
 
     /// <summary>Picks the session id and takes the lock; a well-formed id the store does not know starts a fresh session (unless classic reuse is on).</summary>
-    private async ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, TimeSpan? waitLimit, CancellationToken cancellationToken)
+    private async ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, TimeSpan? waitLimit, SessionEndpointInfo endpoint, CancellationToken cancellationToken)
     {
         var regenerate = _options.RegenerateUnknownSessionIds;
         if (cookieId is not null)
         {
             var sessionLock = await _locks.AcquireAsync(
-                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, waitLimit, cancellationToken);
+                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, waitLimit, endpoint, cancellationToken);
             if (sessionLock.Status == AcquireStatus.Acquired && sessionLock.StoreResult.Status == SessionStoreStatus.NotFound)
             {
                 Log.AccessingExpiredSession(_logger, new SessionKey(cookieId));
@@ -279,7 +318,7 @@ internal sealed class LockedSessionMiddleware
         }
 
         return behavior == SessionStateBehavior.Required
-            ? await _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, waitLimit, cancellationToken)
+            ? await _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, waitLimit, endpoint, cancellationToken)
             : _locks.NewReadOnly(SessionIds.Create());
     }
 

@@ -196,4 +196,15 @@ public sealed class LockedSessionOptions
     /// such as <c>AddRedisStore(...)</c>, wins over it.
     /// </summary>
     public string Mode { get; set; } = "InProc";
+
+    /// <summary>
+    /// Whether a <see cref="SessionStateBehavior.Required"/> request keeps the session's exclusive lock through a stream:
+    /// false (the default) saves the session and releases its lock when a WebSocket (or any connection upgrade) is
+    /// accepted, and when a <c>text/event-stream</c> response's first bytes are written or flushed (just before they
+    /// leave), so a connection held open for minutes never makes the session's other requests wait. The changes saved
+    /// are those a classic request saved at its end; after the release the session refuses changes (as after
+    /// <c>HttpContext.ReleaseSessionAsync()</c>). True holds the lock until the request ends, as classic did for a
+    /// response it streamed.
+    /// </summary>
+    public bool HoldLockThroughStreams { get; set; }
 }

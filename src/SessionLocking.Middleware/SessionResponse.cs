@@ -62,13 +62,7 @@ internal sealed class SessionResponse
     /// </summary>
     public Task PrepareAsync()
     {
-        if (_body.Held is { } held && (held.OverLimit || held.OverServerLimit))
-        {
-            throw new InvalidOperationException(held.OverServerLimit
-                ? HeldResponseBuffer.ServerFullMessage(held.ServerLimit)
-                : HeldResponseBuffer.TooLargeMessage(held.Limit));
-        }
-
+        ThrowIfOverLimit();
         return _context.Response.HasStarted ? Task.CompletedTask : _feature.RunOnStartingAsync();
     }
 
@@ -93,6 +87,32 @@ internal sealed class SessionResponse
         return _body.SendAsync();
     }
 
+    /// <summary>
+    /// The session was saved and released early, while the endpoint goes on: the response is the server's again (what
+    /// was held goes out, the application's OnStarting callbacks run when it starts, nothing waits for the end).
+    /// </summary>
+    public Task ReleasedAsync()
+    {
+        _saved = true;
+        _feature.HandOver();
+        Restore();
+        return _body.PassThroughAsync();
+    }
+
+    /// <summary>Server-sent events release the session before their first bytes leave (see <see cref="SessionResponseBody.StreamRelease"/>).</summary>
+    public void ReleaseBeforeEventStream(Func<Task> release) => _body.StreamRelease = release;
+
+    /// <summary>Throws when a held response outgrew a limit: nothing may be saved for it (as <see cref="PrepareAsync"/>).</summary>
+    public void ThrowIfOverLimit()
+    {
+        if (_body.Held is { } held && (held.OverLimit || held.OverServerLimit))
+        {
+            throw new InvalidOperationException(held.OverServerLimit
+                ? HeldResponseBuffer.ServerFullMessage(held.ServerLimit)
+                : HeldResponseBuffer.TooLargeMessage(held.Limit));
+        }
+    }
+
     private void Restore()
     {
         _context.Features.Set(_feature.Inner);
@@ -115,7 +135,7 @@ internal sealed class SessionResponse
         }
 
         var response = _context.Response;
-        if (_body.Held is null && response.ContentLength > 0)
+        if (_body.Held is null && !_saved && response.ContentLength > 0)
         {
             response.ContentLength = null;
         }

@@ -25,6 +25,7 @@ internal sealed class SessionResponseBody : IHttpResponseBodyFeature
     private HeldResponseBuffer? _held;
     private bool _streaming;
     private bool _completed;
+    private bool _passThrough;
 
     public SessionResponseBody(HttpContext context, IHttpResponseBodyFeature inner, Func<HeldResponseBuffer> newBuffer)
     {
@@ -44,6 +45,52 @@ internal sealed class SessionResponseBody : IHttpResponseBodyFeature
     /// <summary>The held bytes, once the response is held; null while it streams or is undecided.</summary>
     public HeldResponseBuffer? Held => _held;
 
+    /// <summary>
+    /// Set while a server-sent-events response would release the session before its first bytes go to the server
+    /// (<see cref="LockedSessionOptions.HoldLockThroughStreams"/> false): the early release. Taken at the first streamed
+    /// write or flush, whatever the response is then.
+    /// </summary>
+    public Func<Task>? StreamRelease { get; set; }
+
+    /// <summary>True once the session was saved early: everything goes to the server as it would without the session.</summary>
+    public bool PassesThrough => _passThrough;
+
+    /// <summary>
+    /// Bytes of a streamed response are about to go to the server (an async write or flush): a response of
+    /// <c>text/event-stream</c> releases the session first, once. Any other response keeps its lock to the end.
+    /// </summary>
+    public Task BeforeStreamingAsync()
+    {
+        if (StreamRelease is not { } release)
+        {
+            return Task.CompletedTask;
+        }
+
+        StreamRelease = null;
+        return IsEventStream(_context.Response.ContentType) ? release() : Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The session was saved and released early (<c>ReleaseSessionAsync</c>): what was held goes to the server now, and
+    /// from here on the body is the server's, untouched (a completed one is ended at once).
+    /// </summary>
+    public async Task PassThroughAsync()
+    {
+        _passThrough = true;
+        _streaming = true;
+        StreamRelease = null;
+        if (_held is { } held)
+        {
+            _held = null;
+            await held.SendAsync(Inner.Writer);
+        }
+
+        if (_completed)
+        {
+            await Inner.CompleteAsync();
+        }
+    }
+
     /// <summary>Holds the response from now on (HTTP/1.0, <c>RegenerateId</c>). Must be called before it streams.</summary>
     public void Hold()
     {
@@ -60,6 +107,11 @@ internal sealed class SessionResponseBody : IHttpResponseBodyFeature
     /// </summary>
     public bool IsHeld(bool completing = false)
     {
+        if (_passThrough)
+        {
+            return false;
+        }
+
         if (_held is null && !_streaming)
         {
             if (completing || EndsAtHead())
@@ -78,6 +130,11 @@ internal sealed class SessionResponseBody : IHttpResponseBodyFeature
     /// <summary>Like <see cref="IsHeld"/>, for a write: refused after <c>CompleteAsync</c>, as the server refuses it.</summary>
     public bool IsHeldForWrite()
     {
+        if (_passThrough)
+        {
+            return false;
+        }
+
         if (_completed)
         {
             throw new InvalidOperationException("The response was completed (CompleteAsync); nothing more can be written to it.");
@@ -125,7 +182,7 @@ internal sealed class SessionResponseBody : IHttpResponseBodyFeature
     public void DisableBuffering() => Inner.DisableBuffering();
 
     public Task StartAsync(CancellationToken cancellationToken = default) =>
-        IsHeld() ? Task.CompletedTask : Inner.StartAsync(cancellationToken);
+        IsHeld() ? Task.CompletedTask : StreamRelease is null ? Inner.StartAsync(cancellationToken) : ReleaseThenStartAsync(cancellationToken);
 
     public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) =>
         IsHeldForWrite() ? SendFileFallback.SendFileAsync(Stream, path, offset, count, cancellationToken) : Inner.SendFileAsync(path, offset, count, cancellationToken);
@@ -133,6 +190,12 @@ internal sealed class SessionResponseBody : IHttpResponseBodyFeature
     /// <summary>The application ends the response: it is flushed (or held), and ended at the server only after the save.</summary>
     public async Task CompleteAsync()
     {
+        if (_passThrough)
+        {
+            await Inner.CompleteAsync();
+            return;
+        }
+
         if (!_completed)
         {
             Complete();
@@ -146,6 +209,12 @@ internal sealed class SessionResponseBody : IHttpResponseBodyFeature
     /// <summary>Ends the response without flushing (the body's PipeWriter completed).</summary>
     public void Complete()
     {
+        if (_passThrough)
+        {
+            Inner.Writer.Complete();
+            return;
+        }
+
         IsHeld(completing: true);
         _completed = true;
     }
@@ -166,6 +235,15 @@ internal sealed class SessionResponseBody : IHttpResponseBodyFeature
 
     /// <summary>The request failed: what was held is dropped, and the failure is answered instead.</summary>
     public void Discard() => _held?.Release();
+
+    private async Task ReleaseThenStartAsync(CancellationToken cancellationToken)
+    {
+        await BeforeStreamingAsync();
+        await Inner.StartAsync(cancellationToken);
+    }
+
+    private static bool IsEventStream(string? contentType) =>
+        contentType is not null && contentType.TrimStart().StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase);
 
     private bool EndsAtHead() =>
         HttpMethods.IsHead(_context.Request.Method)

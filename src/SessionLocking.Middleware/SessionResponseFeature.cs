@@ -14,6 +14,7 @@ namespace SessionLocking;
 internal sealed class SessionResponseFeature(IHttpResponseFeature inner) : IHttpResponseFeature
 {
     private Stack<(Func<object, Task> Callback, object State)>? _onStarting;
+    private bool _handedOver;
 
     public IHttpResponseFeature Inner => inner;
 
@@ -48,7 +49,7 @@ internal sealed class SessionResponseFeature(IHttpResponseFeature inner) : IHttp
 
     public void OnStarting(Func<object, Task> callback, object state)
     {
-        if (inner.HasStarted)
+        if (inner.HasStarted || _handedOver)
         {
             inner.OnStarting(callback, state); // the server's own error for a response that has started
             return;
@@ -58,6 +59,26 @@ internal sealed class SessionResponseFeature(IHttpResponseFeature inner) : IHttp
     }
 
     public void OnCompleted(Func<object, Task> callback, object state) => inner.OnCompleted(callback, state);
+
+    /// <summary>
+    /// The session was saved early: the callbacks not run yet go to the server, in the order they were registered (it
+    /// runs them last first, as it would have), to run when the response really starts; later ones go straight there.
+    /// </summary>
+    public void HandOver()
+    {
+        _handedOver = true;
+        if (inner.HasStarted || _onStarting is not { Count: > 0 } callbacks)
+        {
+            return;
+        }
+
+        var registered = callbacks.ToArray();
+        callbacks.Clear();
+        for (var i = registered.Length - 1; i >= 0; i--)
+        {
+            inner.OnStarting(registered[i].Callback, registered[i].State);
+        }
+    }
 
     /// <summary>Runs the callbacks not run yet, last registered first (as the server does), each even if one before it threw.</summary>
     public Task RunOnStartingAsync() => _onStarting is { Count: > 0 } callbacks ? RunAsync(callbacks) : Task.CompletedTask;

@@ -29,7 +29,9 @@ internal sealed class SessionResponseStream(SessionResponseBody body) : Stream
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken) =>
-        body.IsHeld() ? Task.CompletedTask : body.Inner.Stream.FlushAsync(cancellationToken);
+        body.IsHeld() ? Task.CompletedTask
+        : body.StreamRelease is null ? body.Inner.Stream.FlushAsync(cancellationToken)
+        : ReleaseThenFlushAsync(cancellationToken);
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
@@ -52,11 +54,23 @@ internal sealed class SessionResponseStream(SessionResponseBody body) : Stream
     {
         if (!body.IsHeldForWrite())
         {
-            return body.Inner.Stream.WriteAsync(buffer, cancellationToken);
+            return body.StreamRelease is null ? body.Inner.Stream.WriteAsync(buffer, cancellationToken) : ReleaseThenWriteAsync(buffer, cancellationToken);
         }
 
         body.WriteHeld(buffer.Span);
         return default;
+    }
+
+    private async ValueTask ReleaseThenWriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        await body.BeforeStreamingAsync();
+        await body.Inner.Stream.WriteAsync(buffer, cancellationToken);
+    }
+
+    private async Task ReleaseThenFlushAsync(CancellationToken cancellationToken)
+    {
+        await body.BeforeStreamingAsync();
+        await body.Inner.Stream.FlushAsync(cancellationToken);
     }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();

@@ -49,17 +49,31 @@ internal sealed class SessionResponseWriter(SessionResponseBody body) : PipeWrit
     }
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) =>
-        body.IsHeld() ? default : body.Inner.Writer.FlushAsync(cancellationToken);
+        body.IsHeld() ? default
+        : body.StreamRelease is null ? body.Inner.Writer.FlushAsync(cancellationToken)
+        : ReleaseThenFlushAsync(cancellationToken);
 
     public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
         if (!body.IsHeldForWrite())
         {
-            return body.Inner.Writer.WriteAsync(source, cancellationToken);
+            return body.StreamRelease is null ? body.Inner.Writer.WriteAsync(source, cancellationToken) : ReleaseThenWriteAsync(source, cancellationToken);
         }
 
         body.WriteHeld(source.Span);
         return default;
+    }
+
+    private async ValueTask<FlushResult> ReleaseThenFlushAsync(CancellationToken cancellationToken)
+    {
+        await body.BeforeStreamingAsync();
+        return await body.Inner.Writer.FlushAsync(cancellationToken);
+    }
+
+    private async ValueTask<FlushResult> ReleaseThenWriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    {
+        await body.BeforeStreamingAsync();
+        return await body.Inner.Writer.WriteAsync(source, cancellationToken);
     }
 
     public override void CancelPendingFlush() => body.Inner.Writer.CancelPendingFlush();

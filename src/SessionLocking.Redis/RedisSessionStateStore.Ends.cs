@@ -27,6 +27,7 @@ internal sealed partial class RedisSessionStateStore
             return await RemoveAsync(sessionId, lockId, cancellationToken).ConfigureAwait(false);
         }
 
+        _cache?.Remove(sessionId);
         var args = new RedisValue[4 + changes.Removed.Count + (2 * changes.Set.Count)];
         args[0] = Token(lockId);
         args[1] = PublishChannel(sessionId);
@@ -214,7 +215,7 @@ internal sealed partial class RedisSessionStateStore
             }
         }
 
-        var data = ReadData(parts[1], RedisResult.Create((RedisValue)(long.TryParse(timeout, NumberStyles.None, CultureInfo.InvariantCulture, out _) ? timeout : "0")));
+        var data = new SessionData(ReadItems(parts[1]), ReadTimeout(RedisResult.Create((RedisValue)(long.TryParse(timeout, NumberStyles.None, CultureInfo.InvariantCulture, out _) ? timeout : "0"))));
         return new SessionEndClaim(sessionId, reason, data, nonce);
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SessionLocking.Diagnostics;
@@ -72,6 +71,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
             Corrupt = Corrupt,
         };
         _runner = new RedisScriptRunner(connection, settings, All, _logger, meterFactory, time);
+        _cache = options.SessionCacheSize > 0 ? new RedisSessionCache(options.SessionCacheSize) : null;
     }
 
     /// <inheritdoc />
@@ -103,25 +103,31 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
         await _releases.ShardedFlagAsync("subscribe", cancellationToken).ConfigureAwait(false) == "1";
 
     /// <inheritdoc />
-    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+    public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken) =>
+        GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, holderEndpoint: null, cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, string? holderEndpoint, CancellationToken cancellationToken)
     {
         var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
-        var owner = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var owner = NewNonce();
+        var held = Held(sessionId);
         var reply = (RedisResult[])(await _runner.RunAsync(
             Acquire,
             keys,
-            [Milliseconds(lockTimeout), createIfMissing ? "1" : "0", owner],
+            [Milliseconds(lockTimeout), createIfMissing ? "1" : "0", owner, SessionStoreResult.BoundHolder(holderEndpoint) ?? "", held?.Version ?? ""],
             sessionId,
             cancellationToken,
             lockTaking: AcquireCall(sessionId, owner, lockTimeout)).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
-                return SessionStoreResult.Found(ReadData(reply[2], reply[3]), ReadToken(reply[1]));
+                var token = ReadToken(reply[1]);
+                return SessionStoreResult.Found(Loaded(sessionId, held, reply[2], reply[3], reply[4], token.Token), token);
             case 1:
                 return reply.Length > 1 ? SessionStoreResult.NotFound(ReadToken(reply[1])) : SessionStoreResult.NotFound();
             default:
-                return SessionStoreResult.Locked(ReadToken(reply[1]), ReadAge(reply[2]));
+                return SessionStoreResult.Locked(ReadToken(reply[1]), ReadAge(reply[2]), ReadHolder(reply));
         }
     }
 
@@ -129,15 +135,16 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     public async ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken)
     {
         var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
-        var reply = (RedisResult[])(await _runner.RunAsync(Shared, keys, [], sessionId, cancellationToken).ConfigureAwait(false))!;
+        var held = Held(sessionId);
+        var reply = (RedisResult[])(await _runner.RunAsync(Shared, keys, [held?.Version ?? ""], sessionId, cancellationToken).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
-                return SessionStoreResult.Found(ReadData(reply[1], reply[2]));
+                return SessionStoreResult.Found(Loaded(sessionId, held, reply[1], reply[2], reply[3], lockToken: 0));
             case 1:
                 return SessionStoreResult.NotFound();
             default:
-                return SessionStoreResult.Locked(ReadToken(reply[1]), ReadAge(reply[2]));
+                return SessionStoreResult.Locked(ReadToken(reply[1]), ReadAge(reply[2]), ReadHolder(reply));
         }
     }
 
@@ -150,7 +157,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     {
         ArgumentNullException.ThrowIfNull(changes);
         var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
-        var args = new RedisValue[6 + changes.Removed.Count + (2 * changes.Set.Count)];
+        var args = new RedisValue[6 + changes.Removed.Count + (2 * changes.Set.Count) + 4];
         args[0] = Token(lockId);
         args[1] = Milliseconds(changes.Timeout);
         args[2] = PublishChannel(sessionId);
@@ -169,7 +176,22 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
             args[i++] = value;
         }
 
-        return (long)(await _runner.RunAsync(WriteAndRelease, keys, args, sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
+        // The new version and the fence it holds at, set with the items (redis.cached.lua).
+        var version = NewVersion();
+        args[i++] = VersionField;
+        args[i++] = version;
+        args[i++] = VersionFenceField;
+        args[i] = args[0];
+        var wrote = false;
+        try
+        {
+            wrote = (long)(await _runner.RunAsync(WriteAndRelease, keys, args, sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
+            return wrote;
+        }
+        finally
+        {
+            Written(sessionId, lockId, changes, version, wrote);
+        }
     }
 
     /// <inheritdoc />
@@ -177,8 +199,11 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
         (long)(await _runner.RunAsync(Release, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Release.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
-    public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await _runner.RunAsync(Remove, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
+    public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
+    {
+        _cache?.Remove(sessionId);
+        return (long)(await _runner.RunAsync(Remove, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
+    }
 
     /// <inheritdoc />
     public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
@@ -256,11 +281,14 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     private static SessionLockId ReadToken(RedisResult value) =>
         new(long.Parse((string)value!, NumberStyles.None, CultureInfo.InvariantCulture));
 
+    /// <summary>The holder's endpoint in a Locked answer (its fourth element; absent or empty: unknown).</summary>
+    private static string? ReadHolder(RedisResult[] reply) => reply.Length > 3 ? (string?)reply[3] : null;
+
     private static TimeSpan ReadAge(RedisResult microseconds) => TimeSpan.FromTicks((long)microseconds * 10);
 
-    private static SessionData ReadData(RedisResult fields, RedisResult timeoutMilliseconds)
+    private static Dictionary<string, byte[]> ReadItems(RedisResult fields)
     {
-        // The session hash holds items (fields "i:" + name) and metadata (timeout, fence): only items are returned.
+        // The session hash holds items (fields "i:" + name) and metadata (timeout, fence, ver, verf): only items are returned.
         var pairs = (RedisResult[])fields!;
         var map = new Dictionary<string, byte[]>(pairs.Length / 2, StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i + 1 < pairs.Length; i += 2)
@@ -272,7 +300,9 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
             }
         }
 
-        var timeout = TimeSpan.FromMilliseconds(long.Parse((string)timeoutMilliseconds!, NumberStyles.None, CultureInfo.InvariantCulture));
-        return new SessionData(map, timeout);
+        return map;
     }
+
+    private static TimeSpan ReadTimeout(RedisResult timeoutMilliseconds) =>
+        TimeSpan.FromMilliseconds(long.Parse((string)timeoutMilliseconds!, NumberStyles.None, CultureInfo.InvariantCulture));
 }

@@ -84,4 +84,17 @@ public sealed class RedisSessionStoreOptions
     /// background and calls fail fast until it is back. Default 5 seconds.
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The default <see cref="SessionCacheSize"/>: 64 MiB.</summary>
+    public const long DefaultSessionCacheSize = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Cached loads: the most bytes of sessions each server keeps (the last version of each session it loaded or wrote,
+    /// the least recently used dropped first), so that loading a session that has not changed since returns no items
+    /// from Redis (one round trip still, a few bytes instead of the whole session). Every write-back, on any server,
+    /// gives the session a new version in the same script, so a kept copy is used only while it is the stored one
+    /// (docs/redis-protocol.md, "Cached loads"). 0 turns it off (writes still version the session, for the servers
+    /// that keep copies). Default <see cref="DefaultSessionCacheSize"/>.
+    /// </summary>
+    public long SessionCacheSize { get; set; } = DefaultSessionCacheSize;
 }

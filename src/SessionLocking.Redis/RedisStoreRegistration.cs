@@ -110,6 +110,11 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisSessionStore
             failures.Add($"SessionState:Redis:ConnectTimeout must be greater than 0; it is {redis.ConnectTimeout}. The default is \"00:00:05\".");
         }
 
+        if (redis.SessionCacheSize < 0)
+        {
+            failures.Add($"SessionState:Redis:SessionCacheSize must be 0 (off) or more bytes; it is {redis.SessionCacheSize}. The default is {RedisSessionStoreOptions.DefaultSessionCacheSize} (64 MiB).");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

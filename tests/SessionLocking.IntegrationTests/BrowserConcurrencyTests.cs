@@ -73,6 +73,60 @@ public sealed class BrowserConcurrencyTests : IClassFixture<SampleAppFixture>
         Assert.Equal("no", mixed.WriterOverlap);
     }
 
+    /// <summary>
+    /// Issue 22: each bar says what its request waited for and who held the lock, read from the <c>Server-Timing</c>
+    /// header (on in Development); the report releases the session early, so required requests run while it streams.
+    /// </summary>
+    [Fact]
+    public async Task TheConcurrencyPageShowsWhatEachRequestWaitedForAndWhoHeldTheLock()
+    {
+        await using var session = await BrowserSession.StartAsync();
+        var page = session.Page;
+        await page.GotoAsync(new Uri(_app.Address, "/concurrency").ToString());
+        await page.Locator("#n").FillAsync("3");
+        await page.Locator("#ms").FillAsync("400");
+
+        var required = await RunAsync(page, "required", "Required × N");
+        var waits = await WaitsAsync(page);
+        _output.WriteLine(string.Join("; ", waits.Select(w => $"#{w.Index} waited {w.Wait} ms for '{w.Holder}': {w.Text}")));
+        Assert.Equal(3, required.Bars.Count);
+
+        // Three required requests of one session queue: two of them waited, each for the slow action that held the lock.
+        var waited = waits.Where(w => w.Wait > 0).ToList();
+        Assert.True(waited.Count >= 2, $"at least two required requests waited: {string.Join("; ", waits)}");
+        Assert.All(waited, w => Assert.Equal("slow/required", w.Holder));
+        Assert.All(waited, w => Assert.Contains("for slow/required", w.Text));
+        Assert.Contains(waits, w => w.Wait >= 300);
+
+        var report = await RunAsync(page, "report", "Report that releases early");
+        var reportWaits = await WaitsAsync(page);
+        _output.WriteLine(string.Join("; ", reportWaits.Select(w => $"#{w.Index} waited {w.Wait} ms for '{w.Holder}': {w.Text}")));
+        var reportBar = report.Bars.Single(b => b.Behavior == "report");
+        var released = double.Parse(await page.Locator("#bar-1").GetAttributeAsync("data-released") ?? "NaN", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(released, reportBar.Start, reportBar.End);
+
+        // The required requests were sent once the report streamed: they ran while it streamed, after its release.
+        var others = report.Bars.Where(b => b.Behavior == "required").ToList();
+        Assert.Equal(2, others.Count);
+        Assert.All(others, b => Assert.True(b.Start >= released && b.Start < reportBar.End, $"#{b.Index} ran at {b.Start}, the report released at {released} and ended at {reportBar.End}"));
+        Assert.Equal("no", report.WriterOverlap);
+        Assert.Contains("The report released the session after", report.VerdictText);
+    }
+
+    /// <summary>What each bar of the timeline says its request waited for (from Server-Timing).</summary>
+    private static async Task<List<BarWait>> WaitsAsync(IPage page)
+    {
+        var json = await page.Locator("#timeline .bar").EvaluateAllAsync<JsonElement>(
+            "els => els.map(e => ({ index: +e.dataset.index, wait: e.dataset.wait === '' ? -1 : +e.dataset.wait, holder: e.dataset.holder, text: e.textContent }))");
+        return json.EnumerateArray().Select(w => new BarWait(
+            w.GetProperty("index").GetInt32(),
+            w.GetProperty("wait").GetDouble(),
+            w.GetProperty("holder").GetString() ?? "",
+            w.GetProperty("text").GetString() ?? "")).OrderBy(w => w.Index).ToList();
+    }
+
+    private sealed record BarWait(int Index, double Wait, string Holder, string Text);
+
     /// <summary>Clicks the scenario's button, waits until the page says it is done, keeps a screenshot and reads the result.</summary>
     private async Task<Run> RunAsync(IPage page, string scenario, string buttonText)
     {

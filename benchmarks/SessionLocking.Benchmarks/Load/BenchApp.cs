@@ -23,6 +23,9 @@ internal enum SessionKind
 
     /// <summary>ASP.NET Core's own session on Redis (<c>AddSession</c> over <c>AddStackExchangeRedisCache</c>): no lock.</summary>
     CoreSessionRedis,
+
+    /// <summary>The floor: one Redis hash per session, plain commands, no lock, no script (<see cref="PlainRedisEndpoints"/>).</summary>
+    PlainRedis,
 }
 
 /// <summary>One application set-up measured by a scenario.</summary>
@@ -96,6 +99,9 @@ internal sealed class BenchApp : IAsyncDisposable
                     o.InstanceName = "peer:";
                 });
                 builder.Services.AddSession(o => o.IdleTimeout = TimeSpan.FromMinutes(20));
+                break;
+            case SessionKind.PlainRedis:
+                builder.Services.AddPlainRedis(variant.Redis ?? throw new InvalidOperationException("The plain-Redis floor needs --redis."));
                 break;
             case SessionKind.Locked:
                 var session = builder.Services.AddLockedSession(o =>
@@ -223,6 +229,12 @@ internal static class Endpoints
 
     public static void Map(WebApplication app, SessionKind kind)
     {
+        if (kind == SessionKind.PlainRedis)
+        {
+            PlainRedisEndpoints.Map(app);
+            return;
+        }
+
         var hasSession = kind != SessionKind.None;
         if (kind is SessionKind.CoreSession or SessionKind.CoreSessionRedis)
         {

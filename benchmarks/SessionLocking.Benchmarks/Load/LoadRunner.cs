@@ -66,6 +66,7 @@ internal static class LoadRunner
     /// <param name="duration">The measured time.</param>
     /// <param name="onMeasure">Called when measuring starts (true) and stops (false).</param>
     /// <param name="redisCpu">Reads the Redis server's CPU time so far (INFO cpu), to charge the measured time with it.</param>
+    /// <param name="serverCpu">Reads the server process's CPU time so far when the server runs in another process; null: this process's.</param>
     public static async Task<LoadResult> RunAsync(
         IReadOnlyList<RawHttpConnection> connections,
         Func<int, long, Step> next,
@@ -73,7 +74,8 @@ internal static class LoadRunner
         TimeSpan warmup,
         TimeSpan duration,
         Action<bool>? onMeasure = null,
-        Func<Task<TimeSpan>>? redisCpu = null)
+        Func<Task<TimeSpan>>? redisCpu = null,
+        Func<Task<TimeSpan>>? serverCpu = null)
     {
         var measuring = 0; // 0 warm-up, 1 measuring, 2 stopped
         var perClient = new List<long>[connections.Count][];
@@ -120,13 +122,13 @@ internal static class LoadRunner
         await Task.Delay(warmup);
         onMeasure?.Invoke(true);
         var redisCpuBefore = redisCpu is null ? TimeSpan.Zero : await redisCpu();
-        var processCpuBefore = ProcessCpuTime();
+        var processCpuBefore = serverCpu is null ? ProcessCpuTime() : await serverCpu();
         var watch = Stopwatch.StartNew();
         Volatile.Write(ref measuring, 1);
         await Task.Delay(duration);
         Volatile.Write(ref measuring, 2);
         watch.Stop();
-        var processCpu = ProcessCpuTime() - processCpuBefore;
+        var processCpu = (serverCpu is null ? ProcessCpuTime() : await serverCpu()) - processCpuBefore;
         TimeSpan? redisCpuUsed = redisCpu is null ? null : await redisCpu() - redisCpuBefore;
         onMeasure?.Invoke(false);
 

@@ -11,57 +11,110 @@ namespace SessionLocking.Benchmarks.Load;
 internal static class ManySessionsScenario
 {
     public const int Clients = 64;
-    private const int Rounds = 3;
     private const int Read = 0;
     private const int Write = 1;
+    private const string Scenario = "2. Many sessions";
+    private const string NoSession = "no session (baseline)";
+    private const string CoreMemory = "ASP.NET Core session (`AddSession` + `AddDistributedMemoryCache`)";
+    private const string LockedMemory = "SessionLocking, in-memory store";
+    private const string CoreRedis = "ASP.NET Core session on Redis (`AddSession` + `AddStackExchangeRedisCache`)";
+    private const string LockedRedis = "SessionLocking, Redis store";
+    private const string Floor = "plain Redis floor (`HGETALL` per read, `HGETALL` + `HSET` per write, no lock, no script)";
+    private const string CoreGarnet = "ASP.NET Core session on Garnet (`AddSession` + `AddStackExchangeRedisCache`)";
+    private const string LockedGarnet = "SessionLocking, Redis store on Garnet";
 
-    /// <param name="garnet">A Garnet server ("host:port") for the two Redis set-ups once more, reported beside Redis; null: not run.</param>
-    public static async Task RunAsync(ResultSink sink, string? redis, string? garnet, TimeSpan duration)
+    /// <summary>The set-ups, in the order they are started (also by the app-host child process).</summary>
+    public static List<AppVariant> Variants(string? redis, string? garnet)
     {
         var variants = new List<AppVariant>
         {
-            new("no session (baseline)", SessionKind.None),
-            new("ASP.NET Core session (`AddSession` + `AddDistributedMemoryCache`)", SessionKind.CoreSession),
-            new("SessionLocking, in-memory store", SessionKind.Locked),
+            new(NoSession, SessionKind.None),
+            new(CoreMemory, SessionKind.CoreSession),
+            new(LockedMemory, SessionKind.Locked),
         };
         if (redis is not null)
         {
-            variants.Add(new AppVariant("ASP.NET Core session on Redis (`AddSession` + `AddStackExchangeRedisCache`)", SessionKind.CoreSessionRedis, redis));
-            variants.Add(new AppVariant("SessionLocking, Redis store", SessionKind.Locked, redis));
+            variants.Add(new AppVariant(CoreRedis, SessionKind.CoreSessionRedis, redis));
+            variants.Add(new AppVariant(LockedRedis, SessionKind.Locked, redis));
+            variants.Add(new AppVariant(Floor, SessionKind.PlainRedis, redis));
         }
 
         if (garnet is not null)
         {
-            variants.Add(new AppVariant("ASP.NET Core session on Garnet (`AddSession` + `AddStackExchangeRedisCache`)", SessionKind.CoreSessionRedis, garnet));
-            variants.Add(new AppVariant("SessionLocking, Redis store on Garnet", SessionKind.Locked, garnet));
+            variants.Add(new AppVariant(CoreGarnet, SessionKind.CoreSessionRedis, garnet));
+            variants.Add(new AppVariant(LockedGarnet, SessionKind.Locked, garnet));
         }
 
+        return variants;
+    }
+
+    /// <summary>
+    /// <c>many-one</c>: one set-up of scenario 2 alone (its index in <see cref="Variants"/>), servers and driver in this
+    /// process, for a profiler (perf record this process); prints requests/s and this process's CPU per request.
+    /// </summary>
+    public static async Task<int> RunOneAsync(string? redis, int setup, TimeSpan duration)
+    {
+        var variant = Variants(redis, null)[setup];
+        await using var app = await BenchApp.StartAsync(variant);
+        var connections = await LoadRunner.ConnectAsync(app.Address, Clients);
+        foreach (var connection in connections)
+        {
+            await connection.SendAsync("POST", "/init");
+            connection.KeepCookies = false;
+        }
+
+        var reads = connections.Select(c => c.Build("GET", "/read")).ToArray();
+        var writes = connections.Select(c => c.Build("POST", "/write")).ToArray();
+        var result = await LoadRunner.RunAsync(connections, (c, seq) => seq % 4 == 0 ? new Step(writes[c], Write) : new Step(reads[c], Read), 2, TimeSpan.FromSeconds(2), duration);
+        Console.WriteLine($"{variant.Name}: {result.Throughput:0} requests/s, process CPU {result.ProcessCpuPerRequest:0.0} µs/request, errors {result.Errors}");
+        await LoadRunner.DisposeAsync(connections);
+        return 0;
+    }
+
+    /// <param name="garnet">A Garnet server ("host:port") for the two Redis set-ups once more, reported beside Redis; null: not run.</param>
+    /// <param name="rounds">How many rounds; each round measures every set-up once, in a rotated order.</param>
+    /// <param name="selfPath">This program, to run the servers in a child process (the load driver stays here); null: in this process.</param>
+    public static async Task RunAsync(ResultSink sink, string? redis, string? garnet, TimeSpan duration, int rounds, string? selfPath)
+    {
+        var variants = Variants(redis, garnet);
+        var perRound = TimeSpan.FromSeconds(Math.Max(1, duration.TotalSeconds / rounds));
         sink.Line("## 2. Many sessions: 64 clients, each with its own session, mixed `Required` / `ReadOnly`");
         sink.Line();
         sink.Line($"Each of {Clients} clients has its own keep-alive connection and its own session (created first by `POST /init`, which stores a user name and a counter). " +
                   "In a closed loop it sends one `POST /write` (Required: reads the user name and the counter, writes the counter + 1) for every three `GET /read` (ReadOnly: reads both). " +
-                  "All set-ups run the very same endpoint code through `HttpContext.Session` (`ISession`: `LoadAsync`, `GetString`, `GetInt32`, `SetInt32`); " +
-                  "\"no session\" runs it without touching a session. " +
-                  $"The set-ups are measured alternately, {Rounds} rounds of {duration.TotalSeconds / Rounds:0.#} s each after 0.5 s of warm-up.");
+                  "All session set-ups run the very same endpoint code through `HttpContext.Session` (`ISession`: `LoadAsync`, `GetString`, `GetInt32`, `SetInt32`); " +
+                  "\"no session\" runs it without touching a session; the plain-Redis floor runs the same paths on one Redis hash per client (named by a cookie) with plain commands, " +
+                  "through StackExchange.Redis with the socket manager the Redis store uses: the cheapest a Redis-backed session can be. " +
+                  $"The set-ups are measured alternately: {rounds} rounds, each measuring every set-up for {perRound.TotalSeconds:0.#} s after 0.5 s of warm-up, the order rotated from round to round. " +
+                  "Each ratio below is the median of the per-round ratios (both set-ups measured in the same round), with the lowest and highest round in brackets. " +
+                  (selfPath is null
+                      ? "The servers and the load driver ran in one process (`--in-process true`)."
+                      : "The servers ran in a child process of their own (all set-ups in it, each on its own Kestrel port), the load driver (a minimal HTTP/1.1 client) in the benchmark's process; " +
+                        "\"server CPU / request\" is the child's CPU time only (the driver's is not in it), but both share the machine's cores."));
         sink.Line();
 
-        var runs = new List<(AppVariant Variant, BenchApp App, RawHttpConnection[] Connections, byte[] Read, byte[] Write)>();
+        await using var host = selfPath is null ? null : await AppHostProcess.StartAsync(selfPath, "many", redis, garnet);
+        var runs = new List<(AppVariant Variant, BenchApp? App, RawHttpConnection[] Connections)>();
         var servers = new Dictionary<string, Func<Task<TimeSpan>>?>();
         var infoClients = new List<RespClient>();
-        var totals = variants.ToDictionary(v => v, _ => new LoadResult(2));
+        var infoByServer = new Dictionary<string, RespClient>();
+        var commands = variants.ToDictionary(v => v, _ => new Dictionary<string, (long Calls, long Usec)>());
+        var results = variants.ToDictionary(v => v, _ => new List<LoadResult>());
         try
         {
-            foreach (var variant in variants)
+            for (var v = 0; v < variants.Count; v++)
             {
+                var variant = variants[v];
                 if (variant.Redis is { } server && !servers.ContainsKey(server))
                 {
                     var info = await RespClient.ConnectAsync(server.Split(':')[0], int.Parse(server.Split(':')[1], CultureInfo.InvariantCulture));
                     infoClients.Add(info);
+                    infoByServer[server] = info;
                     servers[server] = await ServerCpuAsync(info) is null ? null : async () => (await ServerCpuAsync(info))!.Value;
                 }
 
-                var app = await BenchApp.StartAsync(variant);
-                var connections = await LoadRunner.ConnectAsync(app.Address, Clients);
+                var app = host is null ? await BenchApp.StartAsync(variant) : null;
+                var connections = await LoadRunner.ConnectAsync(app?.Address ?? host!.Addresses[v], Clients);
                 foreach (var connection in connections)
                 {
                     if (await connection.SendAsync("POST", "/init") != 200 || (variant.Kind != SessionKind.None && connection.Cookie is null))
@@ -72,24 +125,36 @@ internal static class ManySessionsScenario
                     connection.KeepCookies = false;
                 }
 
-                runs.Add((variant, app, connections, Array.Empty<byte>(), Array.Empty<byte>()));
+                runs.Add((variant, app, connections));
             }
 
-            for (var round = 0; round < Rounds; round++)
+            for (var round = 0; round < rounds; round++)
             {
-                foreach (var run in runs)
+                for (var k = 0; k < runs.Count; k++)
                 {
-                    Console.Error.WriteLine($"[2] {run.Variant.Name}: {duration.TotalSeconds / Rounds:0.#} s");
+                    var run = runs[(round + k) % runs.Count];
+                    Console.Error.WriteLine($"[2] round {round + 1}/{rounds}: {run.Variant.Name}: {perRound.TotalSeconds:0.#} s");
                     var reads = run.Connections.Select(c => c.Build("GET", "/read")).ToArray();
                     var writes = run.Connections.Select(c => c.Build("POST", "/write")).ToArray();
+                    var statsBefore = run.Variant.Redis is { } statsServer ? await CommandTimesAsync(infoByServer[statsServer]) : null;
                     var result = await LoadRunner.RunAsync(
                         run.Connections,
                         (c, seq) => seq % 4 == 0 ? new Step(writes[c], Write) : new Step(reads[c], Read),
                         kinds: 2,
                         warmup: TimeSpan.FromSeconds(0.5),
-                        duration / Rounds,
-                        redisCpu: run.Variant.Redis is null ? null : servers[run.Variant.Redis]);
-                    totals[run.Variant].Merge(result);
+                        perRound,
+                        redisCpu: run.Variant.Redis is null ? null : servers[run.Variant.Redis],
+                        serverCpu: host is null ? null : host.CpuAsync);
+                    results[run.Variant].Add(result);
+                    if (statsBefore is not null)
+                    {
+                        foreach (var (command, (calls, usec)) in await CommandTimesAsync(infoByServer[run.Variant.Redis!]))
+                        {
+                            var (calls0, usec0) = statsBefore.GetValueOrDefault(command);
+                            var (sumCalls, sumUsec) = commands[run.Variant].GetValueOrDefault(command);
+                            commands[run.Variant][command] = (sumCalls + calls - calls0, sumUsec + usec - usec0);
+                        }
+                    }
                 }
             }
         }
@@ -98,7 +163,10 @@ internal static class ManySessionsScenario
             foreach (var run in runs)
             {
                 await LoadRunner.DisposeAsync(run.Connections);
-                await run.App.DisposeAsync();
+                if (run.App is not null)
+                {
+                    await run.App.DisposeAsync();
+                }
             }
 
             foreach (var info in infoClients)
@@ -107,8 +175,20 @@ internal static class ManySessionsScenario
             }
         }
 
-        var none = totals[variants[0]];
-        var core = totals[variants[1]];
+        var totals = variants.ToDictionary(v => v, v =>
+        {
+            var total = new LoadResult(2);
+            foreach (var r in results[v])
+            {
+                total.Merge(r);
+            }
+
+            return total;
+        });
+        AppVariant Named(string name) => variants.Single(v => v.Name == name);
+        RoundRatios Throughput(string a, string b) => RoundRatios.Of(results[Named(a)].Zip(results[Named(b)], (x, y) => x.Throughput / y.Throughput));
+        RoundRatios P99(string a, string b) => RoundRatios.Of(results[Named(a)].Zip(results[Named(b)], (x, y) => x.All.P99 / y.All.P99));
+
         var rows = variants.Select(v =>
         {
             var r = totals[v];
@@ -116,8 +196,8 @@ internal static class ManySessionsScenario
             {
                 v.Name,
                 Fmt.Num(r.Throughput),
-                Fmt.Ratio(r.Throughput / none.Throughput),
-                v.Kind == SessionKind.None ? "–" : Fmt.Ratio(r.Throughput / core.Throughput),
+                Throughput(v.Name, NoSession).ToString(),
+                v.Kind is SessionKind.None or SessionKind.PlainRedis ? "–" : Throughput(v.Name, v.Redis == garnet && garnet is not null ? CoreGarnet : v.Redis is null ? CoreMemory : CoreRedis).ToString(),
                 Fmt.Ms(r.All.P50), Fmt.Ms(r.All.P99),
                 Fmt.Ms(r.ByKind[Read].P50), Fmt.Ms(r.ByKind[Read].P99),
                 Fmt.Ms(r.ByKind[Write].P50), Fmt.Ms(r.ByKind[Write].P99),
@@ -127,22 +207,23 @@ internal static class ManySessionsScenario
             };
         }).ToList();
         sink.Table(
-            new[] { "set-up", "requests/s", "ratio to no session", "ratio to ASP.NET Core session", "p50", "p99", "read p50", "read p99", "write p50", "write p99", "process CPU / request", "Redis CPU / request", "errors" },
+            new[] { "set-up", "requests/s (all rounds)", "ratio to no session: median (min–max)", "ratio to ASP.NET Core session on the same store: median (min–max)", "p50", "p99", "read p50", "read p99", "write p50", "write p99", selfPath is null ? "process CPU / request" : "server CPU / request", "Redis CPU / request", "errors" },
             rows);
 
-        var locked = totals[variants[2]];
-        var ratio = locked.Throughput / core.Throughput;
-        sink.Target(new TargetResult("2. Many sessions", "in-memory locked session ≥ 0.9x ASP.NET Core session throughput", Fmt.Ratio(ratio), ratio >= 0.9));
+        var inMemory = Throughput(LockedMemory, CoreMemory);
+        sink.Target(new TargetResult(Scenario, "in-memory locked session ≥ 0.9x ASP.NET Core session throughput (median of rounds)", inMemory.ToString(), inMemory.Median >= 0.9));
         if (redis is not null)
         {
-            var peer = totals[variants[3]];
-            var redisResult = totals[variants[4]];
-            var peerRatio = redisResult.Throughput / peer.Throughput;
-            var p99Ratio = redisResult.All.P99 / peer.All.P99;
-            sink.Target(new TargetResult("2. Many sessions", "Redis store ≥ 1.5x the throughput of ASP.NET Core session on Redis", Fmt.Ratio(peerRatio), peerRatio >= 1.5));
-            sink.Target(new TargetResult("2. Many sessions", "Redis store p99 ≤ 0.7x that of ASP.NET Core session on Redis",
-                $"{Fmt.Ms(redisResult.All.P99)} vs {Fmt.Ms(peer.All.P99)} = {Fmt.Ratio(p99Ratio)}", p99Ratio <= 0.7));
-            sink.Target(new TargetResult("2. Many sessions", "Redis store: ratio to no session (no target)", Fmt.Ratio(redisResult.Throughput / none.Throughput), null, "reported only"));
+            var peer = Throughput(LockedRedis, CoreRedis);
+            var p99 = P99(LockedRedis, CoreRedis);
+            var floor = Throughput(LockedRedis, Floor);
+            var memory = Throughput(LockedRedis, LockedMemory);
+            sink.Target(new TargetResult(Scenario, "Redis store / ASP.NET Core session on Redis, throughput: median ≥ 2.0x, every round ≥ 1.5x", peer.ToString(), peer.Median >= 2.0 && peer.Min >= 1.5));
+            sink.Target(new TargetResult(Scenario, "Redis store p99 / ASP.NET Core session on Redis p99 ≤ 0.5x (median of rounds)",
+                $"{p99} ({Fmt.Ms(totals[Named(LockedRedis)].All.P99)} vs {Fmt.Ms(totals[Named(CoreRedis)].All.P99)} over all rounds)", p99.Median <= 0.5));
+            sink.Target(new TargetResult(Scenario, "Redis store / plain-Redis floor, throughput ≥ 0.9x (median and every round)", floor.ToString(), floor.Median >= 0.9 && floor.Min >= 0.9));
+            sink.Target(new TargetResult(Scenario, "Redis store / in-memory store, throughput ≥ 0.6x (median and every round)", memory.ToString(), memory.Median >= 0.6 && memory.Min >= 0.6));
+            sink.Target(new TargetResult(Scenario, "Redis store: ratio to no session (no target)", Throughput(LockedRedis, NoSession).ToString(), null, "reported only"));
         }
         else
         {
@@ -152,11 +233,9 @@ internal static class ManySessionsScenario
 
         if (garnet is not null)
         {
-            var garnetPeer = totals[variants[^2]];
-            var garnetStore = totals[variants[^1]];
-            var garnetRatio = garnetStore.Throughput / garnetPeer.Throughput;
-            sink.Target(new TargetResult("2. Many sessions", "Garnet: Redis store vs ASP.NET Core session, both on Garnet (no target)",
-                $"{Fmt.Ratio(garnetRatio)} throughput, p99 {Fmt.Ms(garnetStore.All.P99)} vs {Fmt.Ms(garnetPeer.All.P99)} = {Fmt.Ratio(garnetStore.All.P99 / garnetPeer.All.P99)}", null, "reported only"));
+            var garnetRatio = Throughput(LockedGarnet, CoreGarnet);
+            sink.Target(new TargetResult(Scenario, "Garnet: Redis store vs ASP.NET Core session, both on Garnet (no target)",
+                $"{garnetRatio} throughput, p99 {P99(LockedGarnet, CoreGarnet)}", null, "reported only"));
         }
         else
         {
@@ -167,30 +246,88 @@ internal static class ManySessionsScenario
         var anyErrors = totals.Values.Sum(r => r.Errors);
         if (anyErrors > 0)
         {
-            sink.Target(new TargetResult("2. Many sessions", "every request succeeds", $"{anyErrors} errors", false));
+            sink.Target(new TargetResult(Scenario, "every request succeeds", $"{anyErrors} errors", false));
         }
 
-        sink.Line("The load driver (a minimal HTTP/1.1 client) runs in the same process on the same cores as the server, and costs the same in every set-up; " +
-                  "the ratios therefore understate the server-side differences somewhat. The p50 columns show the added latency directly. " +
+        sink.Line("**Redis time per command** (`INFO commandstats` around each set-up's runs, warm-up included; commands run inside scripts are listed too, and their time is part of the script's): " +
+                  "what each Redis set-up asks of Redis, in µs per call.");
+        sink.Line();
+        sink.Table(
+            new[] { "set-up", "commands: calls, µs per call" },
+            variants.Where(v => commands[v].Count > 0).Select(v => (IReadOnlyList<string>)new[]
+            {
+                v.Name,
+                string.Join(", ", commands[v].Where(c => c.Value.Calls > 0 && c.Key is not ("info" or "ping" or "echo")).OrderByDescending(c => c.Value.Usec)
+                    .Select(c => $"{c.Key.ToUpperInvariant()} {Fmt.Num(c.Value.Calls)}, {c.Value.Usec / (double)c.Value.Calls:0.00} µs")),
+            }));
+        sink.Line("**Per round** (requests/s of each set-up in each round, in the order measured):");
+        sink.Line();
+        sink.Table(
+            new[] { "set-up" }.Concat(Enumerable.Range(1, rounds).Select(r => "round " + r)).ToArray(),
+            variants.Select(v => (IReadOnlyList<string>)new[] { v.Name }.Concat(results[v].Select(r => Fmt.Num(r.Throughput))).ToArray()));
+
+        sink.Line("The p50 columns show the added latency directly. " +
                   "A Redis request of SessionLocking costs one store call (reads) or two (writes), each one Lua script; ASP.NET Core's session on Redis " +
-                  "costs more round trips per request (scenario 3 counts them) and never locks. Both use StackExchange.Redis (the version the benchmark is built with), " +
+                  "costs more round trips per request (scenario 3 counts them) and never locks. All Redis set-ups use StackExchange.Redis (the version the benchmark is built with), " +
                   "and on this machine the client library and Redis compete for the same cores as the server and the load driver. " +
                   "The Garnet rows run the same two Redis set-ups against Microsoft's Garnet (a .NET server, several threads; its \"Redis CPU\" is not reported when its `INFO` has no cpu section); " +
                   "no target is set on them.");
         sink.Line();
-        sink.Line("**What limits it.** \"process CPU / request\" is this process's CPU time (server, client library and load driver; `Process.TotalProcessorTime`) " +
+        sink.Line("**What limits it.** \"server CPU / request\" is the server process's CPU time (servers and client library; `Process.TotalProcessorTime` of the app-host child) " +
                   "during the measured time divided by the requests completed, \"Redis CPU / request\" the Redis server's (`INFO cpu`, user + system). " +
-                  "Without Redis both cores are busy, and throughput is the inverse of the CPU a request costs. With Redis a request also waits for its round trips " +
-                  "(Redis runs one command at a time, and each reply comes back through the client), so the cores are not always busy and throughput follows " +
+                  "With Redis a request also waits for its round trips (Redis runs one command at a time, and each reply comes back through the client), so the cores are not always busy and throughput follows " +
                   "the CPU per request less closely. ASP.NET Core's session spends most of its cost in the application: the client's work per round trip " +
                   "(socket calls and thread wake-ups for each command and its reply), four round trips a request. SessionLocking's Redis store makes one or two, " +
-                  "each a Lua script that costs Redis more than a plain command (the Redis column) but the application far less than round trips would. " +
-                  "Two measures cut the store's cost (docs/redis-protocol.md, docs/configuration.md): the scripts make no call they can do without " +
-                  "(`PTTL` answers \"no lock\" where the lock hash needed `HMGET` and `EXISTS`; a load validates the session from the `HGETALL` it returns; " +
-                  "a script that has just taken or deleted the lock sets the session's expiry without asking for the lock's), and a connection the store makes " +
-                  "reads replies on the .NET thread pool (`SocketManager.ThreadPool`), which saves a thread hop per reply over the client's dedicated pool. " +
+                  "each a Lua script that costs Redis more than a plain command (the Redis column) but the application far less than round trips would; " +
+                  "the floor makes one or two plain commands. Loads of a session the server already holds in its current version carry no items (cached loads, `SessionCacheSize`). " +
                   "The peer runs with the client's defaults, as an application that adds it does.");
         sink.Line();
+        sink.Line("**Where the Redis store's cost goes (profiled during development of issue 23, on this 2-core machine while other builds ran; the per-command table above gives this run's Redis figures).** " +
+                  "*Redis:* a store script costs Redis about 10 µs per call (`INFO commandstats` `EVALSHA`) against 0.3–0.5 µs for a plain `HGETALL` or `HSET`. " +
+                  "The commands the two scripts of an acquire and write-back run add up to about 4.4 µs; the rest is the scripting layer, which enters the script and, for each `redis.call`, " +
+                  "builds the command and converts its reply into Lua values (about 1 µs each, some 13 calls per acquire + write-back). So Redis spends about 13 µs per request of this mix for the store " +
+                  "and under 2 µs for the floor; a store that locks atomically needs a script (or `MULTI` with `WATCH`, which costs round trips instead), so the floor's ratio is bounded by that. " +
+                  "*Application:* the store's server CPU per request is about twice the floor's. `perf` (with `DOTNET_PerfMapEnabled=1`) of one set-up alone " +
+                  "(`SessionLocking.Benchmarks.dll many-one --setup 4 --redis HOST:PORT`) shows no hot spot in SessionLocking's code: about 30 % kernel (sockets, thread wake-ups), about 20 % runtime " +
+                  "(allocation, thread pool); a store call passes through the middleware, the lock coordinator, the circuit breaker (Polly), the instrumentation, the store, the script runner and its time limit " +
+                  "(`Task.WaitAsync`, a timer per call), each an `async` layer that, with Redis, completes asynchronously (with the in-memory store they complete synchronously). " +
+                  "*Tried, each with an A/B on the write path (`SessionLocking.Benchmarks.dll store-cpu --redis HOST:PORT`, acquire + write-back of one item by 32 workers: cycles/s, client and Redis CPU per cycle, `EVALSHA` µs per call):* " +
+                  "cached loads (an unchanged session is loaded without items: bytes, scenario 3); an acquire's owner nonce from a per-process random part and a counter instead of OpenSSL's generator per call " +
+                  "(OpenSSL's share of the probe's CPU samples 4.3 % before, none after); the acquire's two `HSET`s of the session in one (one `redis.call` less). " +
+                  "Their throughput A/B was inside the noise of the busy machine. *Not tried yet:* fewer `redis.call`s in the write-back (the metadata `HSET` and the items' `HSET` in one), " +
+                  "one time limit per request instead of a timer per call, fewer `async` layers between the middleware and the store.");
+        sink.Line();
+    }
+
+    /// <summary>INFO commandstats as command → (calls, µs), or empty when the server does not report it.</summary>
+    private static async Task<Dictionary<string, (long Calls, long Usec)>> CommandTimesAsync(RespClient info)
+    {
+        var result = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+        Dictionary<string, string> stats;
+        try
+        {
+            stats = await info.InfoAsync("commandstats");
+        }
+        catch (InvalidOperationException)
+        {
+            return result;
+        }
+
+        foreach (var (name, value) in stats)
+        {
+            if (!name.StartsWith("cmdstat_", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var parts = value.Split(',').Select(p => p.Split('=')).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
+            if (parts.TryGetValue("calls", out var calls) && parts.TryGetValue("usec", out var usec))
+            {
+                result[name["cmdstat_".Length..]] = (long.Parse(calls, CultureInfo.InvariantCulture), long.Parse(usec, CultureInfo.InvariantCulture));
+            }
+        }
+
+        return result;
     }
 
     /// <summary>The server's CPU time so far (INFO cpu, user + system), or null when it does not report it.</summary>

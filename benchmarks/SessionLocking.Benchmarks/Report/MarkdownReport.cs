@@ -39,7 +39,7 @@ internal static class MarkdownReport
         md.AppendLine("```");
         md.AppendLine();
         md.AppendLine("It builds `benchmarks/SessionLocking.Benchmarks` in Release, " +
-                      "runs every scenario (the load scenarios against real Kestrel on loopback, in-process, each Redis scenario on a `redis-server` of its own on a free loopback port with no persistence; " +
+                      "runs every scenario (the load scenarios against real Kestrel on loopback: scenario 2's servers in a child process of their own, the other scenarios' in the benchmark's process; each Redis scenario on a `redis-server` of its own on a free loopback port with no persistence; " +
                       "the micro-benchmarks with BenchmarkDotNet) and rewrites this file. " +
                       "Every figure is given as a ratio to a baseline measured in the same run, and load figures with p50/p99 latencies. " +
                       "The program's sources are in [`benchmarks/SessionLocking.Benchmarks`](../benchmarks/SessionLocking.Benchmarks); each scenario can also be run alone " +
@@ -123,7 +123,21 @@ internal static class MarkdownReport
                           $"(load average {args.Get("load-start", "?")} at the start, {args.Get("load-end", "?")} at the end; the machine is the one above).");
 
         var lines = File.ReadAllLines(output).ToList();
-        var start = lines.FindIndex(l => l.StartsWith($"## {title}", StringComparison.Ordinal));
+        // The section's heading can say more than the targets table's short title ("3. Round trips and bytes" heads
+        // "## 3. Redis round trips and bytes per request kind"): find it by the heading the section file brings, else by
+        // the title, else by its number, so a re-run replaces the section instead of adding a second one.
+        var number = title[..(title.IndexOf(' ', StringComparison.Ordinal) + 1)];
+        var start = lines.FindIndex(l => l == section[0]);
+        if (start < 0)
+        {
+            start = lines.FindIndex(l => l.StartsWith($"## {title}", StringComparison.Ordinal));
+        }
+
+        if (start < 0 && number.EndsWith(". ", StringComparison.Ordinal))
+        {
+            start = lines.FindIndex(l => l.StartsWith($"## {number}", StringComparison.Ordinal));
+        }
+
         if (start >= 0)
         {
             var end = lines.FindIndex(start + 1, l => l.StartsWith("## ", StringComparison.Ordinal));

@@ -10,7 +10,7 @@ namespace MvcApp.Controllers;
 public sealed class ConcurrencyController : Controller
 {
     private const string VisitsKey = "concurrency-visits";
-    private static readonly string[] Scenarios = ["required", "readonly", "disabled", "mixed"];
+    private static readonly string[] Scenarios = ["required", "readonly", "disabled", "mixed", "report"];
 
     /// <summary>
     /// Required (the default). It counts visits in the session, so that the browser has a session cookie and

@@ -32,18 +32,24 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
     public SessionStateMode Mode => Inner.Mode;
 
     public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken) =>
-        GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, take: null, cancellationToken);
+        GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, holderEndpoint: null, take: null, cancellationToken);
+
+    public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, string? holderEndpoint, CancellationToken cancellationToken) =>
+        GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, holderEndpoint, take: null, cancellationToken);
 
     /// <summary>
     /// The exclusive get of an acquisition: the store's answer goes to <paramref name="take"/> before any telemetry runs,
     /// so a lock the store took is released even when a listener fails after the answer.
     /// </summary>
-    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, LockTake? take, CancellationToken cancellationToken)
+    public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, string? holderEndpoint, LockTake? take, CancellationToken cancellationToken)
     {
         using var activity = SessionLockingActivities.Start(SessionLockingTelemetry.LoadActivity, SessionStateBehavior.Required, sessionId);
         var result = await TimeAsync("get_exclusive", activity, async () =>
         {
-            var answer = await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken);
+            // Only a holder to name goes through the overload: a store that predates it keeps being called as before.
+            var answer = holderEndpoint is null
+                ? await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken)
+                : await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, holderEndpoint, cancellationToken);
             take?.Answered(answer);
             return answer;
         }, guarded: true);

@@ -11,14 +11,14 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Debug, "Session {SessionKey} acquired ({Behavior}) after waiting {WaitedMilliseconds} ms.", EventName = "LockAcquiredAfterWait")]
     public static partial void LockAcquiredAfterWait(ILogger logger, SessionKey sessionKey, SessionStateBehavior behavior, double waitedMilliseconds);
 
-    [LoggerMessage(3, LogLevel.Warning, "Session {SessionKey}: the lock {HolderLockId} was held for {LockAgeSeconds} s, past the execution timeout; it was force-released.", EventName = "LockForceReleased")]
-    public static partial void LockForceReleased(ILogger logger, SessionKey sessionKey, SessionLockId holderLockId, double lockAgeSeconds);
+    [LoggerMessage(3, LogLevel.Warning, "Session {SessionKey}: the lock {HolderLockId} was held for {LockAgeSeconds} s by {HolderEndpoint}, past the execution timeout; it was force-released.", EventName = "LockForceReleased")]
+    public static partial void LockForceReleased(ILogger logger, SessionKey sessionKey, SessionLockId holderLockId, double lockAgeSeconds, string holderEndpoint);
 
-    [LoggerMessage(4, LogLevel.Warning, "Session {SessionKey}: the request queue limit of the session ({Limit}) is exceeded; the request fails with 429.", EventName = "QueueLimitExceeded")]
-    public static partial void QueueLimitExceeded(ILogger logger, SessionKey sessionKey, int limit);
+    [LoggerMessage(4, LogLevel.Warning, "Session {SessionKey}: the request queue limit of the session ({Limit}) is exceeded; the request fails with 429. The lock is held by {HolderEndpoint} (for {HeldSeconds} s).", EventName = "QueueLimitExceeded")]
+    public static partial void QueueLimitExceeded(ILogger logger, SessionKey sessionKey, int limit, string holderEndpoint, double heldSeconds);
 
-    [LoggerMessage(5, LogLevel.Warning, "Session {SessionKey}: waited {WaitedSeconds} s for the session lock, past the lock wait timeout; the request fails with 503.", EventName = "LockWaitTimedOut")]
-    public static partial void LockWaitTimedOut(ILogger logger, SessionKey sessionKey, double waitedSeconds);
+    [LoggerMessage(5, LogLevel.Warning, "Session {SessionKey}: waited {WaitedSeconds} s for the session lock, past the lock wait timeout; the request fails with 503. The lock is held by {HolderEndpoint} (for {HeldSeconds} s).", EventName = "LockWaitTimedOut")]
+    public static partial void LockWaitTimedOut(ILogger logger, SessionKey sessionKey, double waitedSeconds, string holderEndpoint, double heldSeconds);
 
     [LoggerMessage(6, LogLevel.Error, "Session {SessionKey}: the lock {LockId} was lost before the request ended (force-released after the execution timeout); its session changes were rejected and not saved.", EventName = "WriteBackRejected")]
     public static partial void WriteBackRejected(ILogger logger, SessionKey sessionKey, SessionLockId lockId);

@@ -19,6 +19,7 @@ internal sealed class SessionLockingMetrics : IDisposable
     private readonly Counter<long> _abandonedLocksReleased;
     private readonly Counter<long> _sessionEndsRaised;
     private readonly Counter<long> _sessionEndFailures;
+    private readonly Histogram<double> _lockHold;
 
     public SessionLockingMetrics(IMeterFactory meterFactory)
     {
@@ -36,14 +37,40 @@ internal sealed class SessionLockingMetrics : IDisposable
         _bytesWritten = _meter.CreateCounter<long>(SessionLockingTelemetry.StoreBytesWritten, "By", "Bytes of session items written to the store.");
         _sessionEndsRaised = _meter.CreateCounter<long>(SessionLockingTelemetry.SessionEndsRaised, "{session}", "OnSessionEnd handlers that ran to completion.");
         _sessionEndFailures = _meter.CreateCounter<long>(SessionLockingTelemetry.SessionEndFailures, "{session}", "OnSessionEnd handlers that threw or hung.");
+        _lockHold = _meter.CreateHistogram<double>(SessionLockingTelemetry.LockHoldDuration, "s", "Time requests held a session's exclusive lock, by endpoint route.");
     }
 
-    public void LockAcquired(SessionStateBehavior behavior, TimeSpan waited)
+    public void LockAcquired(SessionStateBehavior behavior, TimeSpan waited, string? route = null)
     {
-        var tag = new KeyValuePair<string, object?>(SessionLockingTelemetry.BehaviorTag, behavior == SessionStateBehavior.ReadOnly ? "read_only" : "required");
+        var tag = BehaviorTag(behavior);
         _locksAcquired.Add(1, tag);
-        _lockWait.Record(waited.TotalSeconds, tag);
+        if (route is null)
+        {
+            _lockWait.Record(waited.TotalSeconds, tag);
+        }
+        else
+        {
+            _lockWait.Record(waited.TotalSeconds, tag, RouteTag(route));
+        }
     }
+
+    /// <summary>An exclusive lock ended after <paramref name="held"/>; tagged with the holder's route (when it has one) and behaviour.</summary>
+    public void LockHeld(SessionStateBehavior behavior, TimeSpan held, string? route)
+    {
+        if (route is null)
+        {
+            _lockHold.Record(held.TotalSeconds, BehaviorTag(behavior));
+        }
+        else
+        {
+            _lockHold.Record(held.TotalSeconds, BehaviorTag(behavior), RouteTag(route));
+        }
+    }
+
+    private static KeyValuePair<string, object?> BehaviorTag(SessionStateBehavior behavior) =>
+        new(SessionLockingTelemetry.BehaviorTag, behavior == SessionStateBehavior.ReadOnly ? "read_only" : "required");
+
+    private static KeyValuePair<string, object?> RouteTag(string route) => new(SessionLockingTelemetry.RouteTag, route);
 
     public void ForcedRelease() => _forcedReleases.Add(1);
 

@@ -22,6 +22,7 @@ internal sealed class SessionServerTiming
     private TimeSpan _wait;
     private TimeSpan? _load;
     private TimeSpan? _save;
+    private string? _holder;
 
     private SessionServerTiming(HttpResponse response, TimeProvider time)
     {
@@ -53,6 +54,12 @@ internal sealed class SessionServerTiming
     public void Acquired(SessionLock sessionLock)
     {
         _acquired = true;
+        if (sessionLock.Status != AcquireStatus.Acquired || sessionLock.Waited > TimeSpan.Zero)
+        {
+            // The request waited: whom for goes in the description of its wait.
+            _holder = sessionLock.Holder?.Display;
+        }
+
         if (sessionLock.Status != AcquireStatus.Acquired)
         {
             _wait = sessionLock.AcquireTime;
@@ -82,12 +89,37 @@ internal sealed class SessionServerTiming
         {
             var value = new StringBuilder(80);
             Append(value, "session-wait", _wait);
+            if (_holder is not null)
+            {
+                AppendDescription(value, _holder);
+            }
+
             Append(value, "session-load", _load);
             Append(value, "session-save", _save);
             _response.Headers.Append(HeaderName, value.ToString());
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// <c>;desc="..."</c>: a quoted string, with what a header may not carry (characters outside visible ASCII) replaced,
+    /// so an endpoint's name can never break the header or the response.
+    /// </summary>
+    private static void AppendDescription(StringBuilder value, string description)
+    {
+        value.Append(";desc=\"");
+        foreach (var c in description)
+        {
+            if (c is '"' or '\\')
+            {
+                value.Append('\\');
+            }
+
+            value.Append(c is >= ' ' and <= '~' ? c : '?');
+        }
+
+        value.Append('"');
     }
 
     private static void Append(StringBuilder value, string metric, TimeSpan? duration)

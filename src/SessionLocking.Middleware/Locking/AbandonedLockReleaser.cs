@@ -38,13 +38,13 @@ internal sealed class AbandonedLockReleaser
     /// runs. When it throws (the client left, the store failed, telemetry failed after the answer), whatever it took is
     /// released, and then this server's next waiter for the session may go.
     /// </summary>
-    public async ValueTask<SessionStoreResult> TakeAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+    public async ValueTask<SessionStoreResult> TakeAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, string? holderEndpoint, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var take = new LockTake();
         try
         {
-            var call = _store.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, take, cancellationToken);
+            var call = _store.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, holderEndpoint, take, cancellationToken);
             if (call.IsCompleted)
             {
                 return await call.ConfigureAwait(false);

@@ -18,6 +18,7 @@ internal sealed class SessionLock : IAsyncDisposable
     private readonly LockTools _tools;
     private readonly LocalHold? _hold;
     private bool _storeLockEnded;
+    private int _holdRecorded;
 
     /// <param name="sessionId">The session.</param>
     /// <param name="status">How the acquisition ended.</param>
@@ -50,6 +51,24 @@ internal sealed class SessionLock : IAsyncDisposable
     /// <summary>The store call that loaded the session (zero when none did: a failed acquisition, a new read-only session).</summary>
     public TimeSpan LoadTime { get; init; }
 
+    /// <summary>The holder this request waited for (or, when it gave up, still holds the lock); null when it did not wait or none was seen.</summary>
+    public LockHolder? Holder { get; init; }
+
+    /// <summary>The request's route pattern (tags the lock's hold duration); null when unknown.</summary>
+    public string? Route { get; init; }
+
+    /// <summary>The behaviour the lock was taken for.</summary>
+    public SessionStateBehavior Behavior { get; init; } = SessionStateBehavior.Required;
+
+    /// <summary>When (timestamp of <see cref="Time"/>) the lock was granted.</summary>
+    public long GrantedAt { get; init; }
+
+    /// <summary>The clock of <see cref="GrantedAt"/>; null for an owner that measures no hold.</summary>
+    public TimeProvider? Time { get; init; }
+
+    /// <summary>True once the store lock is gone (released, written back, removed, or found lost), or was never held.</summary>
+    public bool Ended => _storeLockEnded;
+
     /// <summary>True for an exclusive acquisition that took the store's lock (the only kind there is to release).</summary>
     private bool HoldsStoreLock => _hold is not null && StoreResult.HasLock;
 
@@ -61,7 +80,7 @@ internal sealed class SessionLock : IAsyncDisposable
     /// </summary>
     public async Task CarryOutAsync(ReleasePlan plan, SessionLock? newIdLock = null)
     {
-        if (!HoldsStoreLock)
+        if (!HoldsStoreLock || _storeLockEnded)
         {
             return;
         }
@@ -169,5 +188,13 @@ internal sealed class SessionLock : IAsyncDisposable
     }
 
     /// <summary>The store lock is gone: this server's next waiter may go.</summary>
-    private void EndLocally() => _hold?.End();
+    private void EndLocally()
+    {
+        if (HoldsStoreLock && Time is { } time && Interlocked.Exchange(ref _holdRecorded, 1) == 0)
+        {
+            _tools.Metrics.LockHeld(Behavior, time.GetElapsedTime(GrantedAt), Route);
+        }
+
+        _hold?.End();
+    }
 }

@@ -64,9 +64,17 @@ internal sealed class SessionLockCoordinator
     /// <see cref="AcquireAsync(string, SessionStateBehavior, bool, CancellationToken)"/> with the endpoint's own wait
     /// limit (<see cref="ISessionStateMetadata.LockWaitTimeout"/>); null: the application's.
     /// </summary>
-    public async ValueTask<SessionLock> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, TimeSpan? waitLimit, CancellationToken cancellationToken)
+    public ValueTask<SessionLock> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, TimeSpan? waitLimit, CancellationToken cancellationToken) =>
+        AcquireAsync(sessionId, behavior, createIfMissing, waitLimit, endpoint: default, cancellationToken);
+
+    /// <summary>
+    /// <see cref="AcquireAsync(string, SessionStateBehavior, bool, TimeSpan?, CancellationToken)"/> for a request to
+    /// <paramref name="endpoint"/>: its name goes into the lock it takes (so waiters can name it), and its route tags its
+    /// wait and hold durations.
+    /// </summary>
+    public async ValueTask<SessionLock> AcquireAsync(string sessionId, SessionStateBehavior behavior, bool createIfMissing, TimeSpan? waitLimit, SessionEndpointInfo endpoint, CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(_queues.Rent(sessionId), sessionId, behavior, createIfMissing, waitLimit ?? _waitLimit, _time.GetTimestamp());
+        var waiter = new Waiter(_queues.Rent(sessionId), sessionId, behavior, createIfMissing, waitLimit ?? _waitLimit, _time.GetTimestamp(), endpoint);
         try
         {
             bool behindOthers;
@@ -77,7 +85,7 @@ internal sealed class SessionLockCoordinator
                 behindOthers = waiter.Queue.Waiters.Count > 0 || waiter.Queue.LocalHolders > 0;
                 if (behindOthers && !TryJoin(waiter))
                 {
-                    return NotAcquired(waiter, AcquireStatus.QueueFull, TimeSpan.Zero);
+                    return QueueFull(waiter);
                 }
             }
 
@@ -93,7 +101,7 @@ internal sealed class SessionLockCoordinator
                 {
                     if (!TryJoin(waiter))
                     {
-                        return NotAcquired(waiter, AcquireStatus.QueueFull, TimeSpan.Zero);
+                        return QueueFull(waiter);
                     }
 
                     // A holder on this server released between the store's answer and our joining the queue, so its wake
@@ -169,8 +177,13 @@ internal sealed class SessionLockCoordinator
         for (var attempt = 0; ; attempt++)
         {
             var result = waiter.Exclusive
-                ? await _abandoned.TakeAsync(waiter.SessionId, _options.ExecutionTimeout, waiter.CreateIfMissing, cancellationToken).ConfigureAwait(false)
+                ? await _abandoned.TakeAsync(waiter.SessionId, _options.ExecutionTimeout, waiter.CreateIfMissing, waiter.Endpoint.Name, cancellationToken).ConfigureAwait(false)
                 : await _tools.Store.GetSharedAsync(waiter.SessionId, cancellationToken).ConfigureAwait(false);
+            if (result.Status == SessionStoreStatus.Locked)
+            {
+                SawHolder(waiter, result);
+            }
+
             if (result.Status != SessionStoreStatus.Locked || result.LockAge < _options.ExecutionTimeout || attempt > 0)
             {
                 return result;
@@ -179,8 +192,23 @@ internal sealed class SessionLockCoordinator
             if (await _tools.Store.ForceReleaseAsync(waiter.SessionId, result.LockId, cancellationToken).ConfigureAwait(false))
             {
                 _tools.Metrics.ForcedRelease();
-                Log.LockForceReleased(_logger, waiter.Key, result.LockId, result.LockAge.TotalSeconds);
+                var holder = new LockHolder(result.HolderEndpoint, result.LockAge);
+                Log.LockForceReleased(_logger, waiter.Key, result.LockId, result.LockAge.TotalSeconds, holder.Display);
             }
+        }
+    }
+
+    /// <summary>The store said who holds the lock: this server's queue remembers it (for the requests behind, and for the answers).</summary>
+    private void SawHolder(Waiter waiter, SessionStoreResult result)
+    {
+        var now = _time.GetTimestamp();
+        lock (waiter.Queue.Sync)
+        {
+            // A holder on this server is known by its own endpoint, which a store that cannot record it (the legacy
+            // provider's, a custom one) does not replace with its generic answer.
+            var queue = waiter.Queue;
+            var endpoint = queue.LocalHolders > 0 ? queue.HolderEndpoint ?? result.HolderEndpoint : result.HolderEndpoint;
+            queue.SawHolder(endpoint, now - (long)(result.LockAge.TotalSeconds * _time.TimestampFrequency));
         }
     }
 
@@ -192,15 +220,21 @@ internal sealed class SessionLockCoordinator
     /// <param name="afterWait">The request waited.</param>
     private async ValueTask<SessionLock> GrantAsync(Waiter waiter, SessionStoreResult result, TimeSpan waited, long asked, bool afterWait)
     {
+        var holder = afterWait ? waiter.SeeHolder(_time) : null;
         var now = _time.GetTimestamp();
-        var owner = new SessionLock(waiter.SessionId, AcquireStatus.Acquired, result, waited, _queues.Grant(waiter, now), _tools)
+        var owner = new SessionLock(waiter.SessionId, AcquireStatus.Acquired, result, waited, _queues.Grant(waiter, now, waiter.Endpoint.Name), _tools)
         {
             AcquireTime = _time.GetElapsedTime(waiter.AcquireStarted, now),
             LoadTime = _time.GetElapsedTime(asked, now),
+            Holder = holder,
+            Route = waiter.Endpoint.Route,
+            Behavior = waiter.Behavior,
+            GrantedAt = now,
+            Time = _time,
         };
         try
         {
-            _tools.Metrics.LockAcquired(waiter.Behavior, waited);
+            _tools.Metrics.LockAcquired(waiter.Behavior, waited, waiter.Endpoint.Route);
             if (afterWait)
             {
                 Log.LockAcquiredAfterWait(_logger, waiter.Key, waiter.Behavior, waited.TotalMilliseconds);
@@ -218,12 +252,16 @@ internal sealed class SessionLockCoordinator
     private SessionLock TimedOut(Waiter waiter, TimeSpan elapsed)
     {
         _tools.Metrics.WaitTimedOut();
-        Log.LockWaitTimedOut(_logger, waiter.Key, elapsed.TotalSeconds);
-        return NotAcquired(waiter, AcquireStatus.TimedOut, elapsed);
+        var holder = waiter.SeeHolder(_time);
+        Log.LockWaitTimedOut(_logger, waiter.Key, elapsed.TotalSeconds, holder?.Display ?? "another request", holder?.Held.TotalSeconds ?? 0);
+        return NotAcquired(waiter, AcquireStatus.TimedOut, elapsed, holder);
     }
 
-    private SessionLock NotAcquired(Waiter waiter, AcquireStatus status, TimeSpan waited) =>
-        new(waiter.SessionId, status, default, waited, hold: null, _tools) { AcquireTime = _time.GetElapsedTime(waiter.AcquireStarted) };
+    private SessionLock NotAcquired(Waiter waiter, AcquireStatus status, TimeSpan waited, LockHolder? holder) =>
+        new(waiter.SessionId, status, default, waited, hold: null, _tools) { AcquireTime = _time.GetElapsedTime(waiter.AcquireStarted), Holder = holder };
+
+    /// <summary>The queue is full: the request is turned away naming the holder this server last saw.</summary>
+    private SessionLock QueueFull(Waiter waiter) => NotAcquired(waiter, AcquireStatus.QueueFull, TimeSpan.Zero, waiter.Holder);
 
     /// <summary>Joins the queue unless it is full. Call under the queue's lock.</summary>
     private bool TryJoin(Waiter waiter)
@@ -231,7 +269,9 @@ internal sealed class SessionLockCoordinator
         if (waiter.Queue.Waiters.Count >= _options.RequestQueueLimitPerSession)
         {
             _tools.Metrics.QueueRejected();
-            Log.QueueLimitExceeded(_logger, waiter.Key, _options.RequestQueueLimitPerSession);
+            var holder = waiter.Queue.Holder(_time, _time.GetTimestamp());
+            waiter.NoteHolder(holder);
+            Log.QueueLimitExceeded(_logger, waiter.Key, _options.RequestQueueLimitPerSession, holder?.Display ?? "another request", holder?.Held.TotalSeconds ?? 0);
             return false;
         }
 

@@ -83,7 +83,7 @@ internal sealed class SessionQueues
     /// once; anyone behind a writer sees the local holder and waits for its release), and an exclusive one gets its
     /// hold, through which its owner lets the next waiter in.
     /// </summary>
-    public LocalHold? Grant(Waiter waiter, long now)
+    public LocalHold? Grant(Waiter waiter, long now, string? holderEndpoint = null)
     {
         var queue = waiter.Queue;
         lock (queue.Sync)
@@ -96,6 +96,7 @@ internal sealed class SessionQueues
 
             queue.LocalHolders++;
             queue.LocalGrantedAt = now;
+            queue.SawHolder(holderEndpoint, now);
             waiter.HandedOver = true;
             return new LocalHold(this, queue, waiter.SessionId);
         }

@@ -16,6 +16,15 @@ internal sealed class SessionWaitQueue
     /// <summary>When (TimeProvider timestamp) a request on this server last took the exclusive lock.</summary>
     public long LocalGrantedAt { get; set; }
 
+    /// <summary>The endpoint of the holder last seen (a request on this server that took the lock, or the store's answer); null when unknown.</summary>
+    public string? HolderEndpoint { get; private set; }
+
+    /// <summary>When (TimeProvider timestamp) that holder took the lock.</summary>
+    public long HolderSince { get; private set; }
+
+    /// <summary>True once a holder was seen.</summary>
+    public bool HolderSeen { get; private set; }
+
     /// <summary>How many exclusive holders on this server have released (lets an acquirer see a release it raced with).</summary>
     public long Releases { get; set; }
 
@@ -29,6 +38,18 @@ internal sealed class SessionWaitQueue
 
     /// <summary>Completes once this server listens for the session's releases (at once when it does not listen).</summary>
     public Task Listening => Subscription ?? Task.CompletedTask;
+
+    /// <summary>A holder was seen: <paramref name="endpoint"/> took the lock at <paramref name="since"/>. Call under <see cref="Sync"/>.</summary>
+    public void SawHolder(string? endpoint, long since)
+    {
+        HolderEndpoint = endpoint;
+        HolderSince = since;
+        HolderSeen = true;
+    }
+
+    /// <summary>The holder last seen, as of <paramref name="now"/>; null when none was. Call under <see cref="Sync"/>.</summary>
+    public LockHolder? Holder(TimeProvider time, long now) =>
+        !HolderSeen ? null : new LockHolder(HolderEndpoint, time.GetElapsedTime(HolderSince, now));
 
     public void Enqueue(Waiter waiter) => waiter.Node = Waiters.AddLast(waiter);
 

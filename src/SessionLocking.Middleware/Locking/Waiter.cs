@@ -18,8 +18,10 @@ internal sealed class Waiter
     /// <param name="createIfMissing">Whether an exclusive acquisition creates the session.</param>
     /// <param name="waitLimit">How long the request waits before it times out (its endpoint's limit or the application's).</param>
     /// <param name="acquireStarted">When (timestamp) the acquisition started, before its first store call.</param>
-    public Waiter(SessionWaitQueue queue, string sessionId, SessionStateBehavior behavior, bool createIfMissing, TimeSpan waitLimit, long acquireStarted)
+    /// <param name="endpoint">The request's endpoint (recorded in the lock it takes, and tagging its wait).</param>
+    public Waiter(SessionWaitQueue queue, string sessionId, SessionStateBehavior behavior, bool createIfMissing, TimeSpan waitLimit, long acquireStarted, SessionEndpointInfo endpoint = default)
     {
+        Endpoint = endpoint;
         Queue = queue;
         SessionId = sessionId;
         Behavior = behavior;
@@ -29,6 +31,12 @@ internal sealed class Waiter
     }
 
     public SessionWaitQueue Queue { get; }
+
+    /// <summary>The request's endpoint.</summary>
+    public SessionEndpointInfo Endpoint { get; }
+
+    /// <summary>The holder this request last saw (it waited for it); null until it saw one.</summary>
+    public LockHolder? Holder { get; private set; }
 
     public string SessionId { get; }
 
@@ -155,6 +163,20 @@ internal sealed class Waiter
         cancellationToken.ThrowIfCancellationRequested();
         Woken = first == signal;
     }
+
+    /// <summary>Notes who holds the lock now, as this server last saw it (the queue's holder, updated by the store's answers and local grants).</summary>
+    public LockHolder? SeeHolder(TimeProvider time)
+    {
+        lock (Queue.Sync)
+        {
+            Holder = Queue.Holder(time, time.GetTimestamp()) ?? Holder;
+        }
+
+        return Holder;
+    }
+
+    /// <summary>Notes the holder read under the queue's lock (which the caller holds).</summary>
+    public void NoteHolder(LockHolder? holder) => Holder = holder ?? Holder;
 
     /// <summary>Leaves the queue (if still in it); when this was the head, the next waiter is woken to take its turn.</summary>
     public void LeaveQueue()

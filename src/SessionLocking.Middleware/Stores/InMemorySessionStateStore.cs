@@ -54,7 +54,11 @@ internal sealed partial class InMemorySessionStateStore : ISessionStateStore, IS
     }
 
     /// <inheritdoc />
-    public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken)
+    public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, CancellationToken cancellationToken) =>
+        GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, holderEndpoint: null, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, string? holderEndpoint, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var now = _time.GetTimestamp();
@@ -74,13 +78,14 @@ internal sealed partial class InMemorySessionStateStore : ISessionStateStore, IS
 
             if (entry.IsLocked(now))
             {
-                return ValueTask.FromResult(SessionStoreResult.Locked(new SessionLockId(entry.LockToken), entry.LockAge(now)));
+                return ValueTask.FromResult(SessionStoreResult.Locked(new SessionLockId(entry.LockToken), entry.LockAge(now), entry.Holder));
             }
 
             var lockId = new SessionLockId(++_lastToken);
             entry.LockToken = lockId.Token;
             entry.LockedAt = now;
             entry.LockTimeout = lockTimeout;
+            entry.Holder = SessionStoreResult.BoundHolder(holderEndpoint);
             if (!entry.IsStored)
             {
                 return ValueTask.FromResult(SessionStoreResult.NotFound(lockId));
@@ -106,7 +111,7 @@ internal sealed partial class InMemorySessionStateStore : ISessionStateStore, IS
 
             if (entry.IsLocked(now))
             {
-                return ValueTask.FromResult(SessionStoreResult.Locked(new SessionLockId(entry.LockToken), entry.LockAge(now)));
+                return ValueTask.FromResult(SessionStoreResult.Locked(new SessionLockId(entry.LockToken), entry.LockAge(now), entry.Holder));
             }
 
             if (!entry.IsStored)
@@ -338,6 +343,9 @@ internal sealed partial class InMemorySessionStateStore : ISessionStateStore, IS
 
         public TimeSpan LockTimeout { get; set; }
 
+        /// <summary>The lock holder's endpoint (null when not given).</summary>
+        public string? Holder { get; set; }
+
         public TimeSpan LockAge(long now) => time.GetElapsedTime(LockedAt, now);
 
         // Durations are compared, never instants added to a timeout: no overflow for any TimeSpan a caller passes.
@@ -353,6 +361,7 @@ internal sealed partial class InMemorySessionStateStore : ISessionStateStore, IS
             LockToken = 0;
             LockedAt = default;
             LockTimeout = default;
+            Holder = null;
         }
 
         public SessionData Snapshot() => new(new Dictionary<string, byte[]>(Items, StringComparer.OrdinalIgnoreCase), Timeout);

@@ -7,8 +7,9 @@ namespace SessionLocking.Redis.Legacy;
 /// One item's value in the classic <c>AltSerialization</c> format that RedisSessionStateProvider 5 stores inside its
 /// <c>SessionStateItemCollection</c>: a type byte, then the value as a <c>BinaryWriter</c> writes it. Primitives map to
 /// their .NET types both ways. A <c>byte[]</c> is written as the classic side writes it, a type byte 20 (Object) and the
-/// fixed BinaryFormatter record of a byte array, and only that exact shape is read back: any other Object item is a
-/// BinaryFormatter payload and is never deserialized (a clear error names the item). Values of other types written with
+/// fixed BinaryFormatter record of a byte array, and only that exact shape is read back here: any other Object item is a
+/// BinaryFormatter payload, which only the mapped legacy types read (<see cref="LegacyObjectFormat"/>; here a clear error
+/// names the item). Values of other types written with
 /// <c>Set&lt;T&gt;</c> become a String item holding JSON, which the classic side can read as a string.
 /// </summary>
 internal static class ClassicValueFormat
@@ -185,8 +186,8 @@ internal static class ClassicValueFormat
                 Guid => new System.Guid(reader.ReadBytes(16) is { Length: 16 } g ? g : throw new EndOfStreamException()),
                 Null => null,
                 Object => throw new SessionSerializationException(name, "BinaryFormatter object",
-                    $"The session item '{name}' was stored by the classic application as a BinaryFormatter object; SessionLocking never deserializes BinaryFormatter data. " +
-                    "On the classic side, store it as a primitive or as a JSON string instead (docs/legacy-redis.md). Items the new side does not touch are kept byte for byte."),
+                    $"The session item '{name}' was stored by the classic application as a BinaryFormatter object: read it with Get<T>() or the indexer as the type mapped to its legacy type " +
+                    "with MapLegacyType (it is not a valid BinaryFormatter stream, or it was read as bytes); or, on the classic side, store it as a primitive or as a JSON string instead (docs/legacy-redis.md). Items the new side does not touch are kept byte for byte."),
                 _ => throw Malformed(name, $"its classic type id {id} is not supported"),
             };
             if (reader.BaseStream.Position != stored.Length)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
@@ -34,6 +35,14 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
     private readonly LegacyScripts _scripts;
     private readonly RedisScriptRunner _runner;
     private readonly RedisReleaseNotifier _releases;
+
+    /// <summary>
+    /// V5: the collection each held lock's acquire loaded, by session and lock value, for its write-back (nobody else
+    /// writes the collection while the lock is ours, and the write is fenced by the lock). Bounded: past the bound an
+    /// acquire remembers nothing and its write-back reads the collection again.
+    /// </summary>
+    private readonly ConcurrentDictionary<(string Session, long Token), List<KeyValuePair<string, byte[]>>> _loaded = new();
+    private const int MaxLoaded = 10_000;
 
     public LegacyRedisSessionStateStore(RedisSessionStateProviderStoreOptions options, IConnectionMultiplexer? multiplexer, TimeProvider? timeProvider, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory = null)
     {
@@ -128,7 +137,11 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
                 bool uninitialized;
                 try
                 {
-                    data = ReadData(reply[2], reply[3], out uninitialized);
+                    data = ReadData(reply[2], reply[3], out uninitialized, out var collection);
+                    if (collection is not null && !uninitialized && _loaded.Count < MaxLoaded)
+                    {
+                        _loaded[(sessionId, token.Token)] = collection;
+                    }
                 }
                 catch (FormatException ex)
                 {
@@ -168,7 +181,7 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
             case 0:
                 try
                 {
-                    var data = ReadData(reply[1], reply[2], out var uninitialized);
+                    var data = ReadData(reply[1], reply[2], out var uninitialized, out _);
                     return uninitialized ? SessionStoreResult.NotFound() : SessionStoreResult.Found(data);
                 }
                 catch (FormatException ex)
@@ -185,9 +198,9 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
 
     /// <inheritdoc />
     /// <remarks>
-    /// V5 stores the whole collection: the stored one is read back while the lock is still ours (nobody else may
-    /// write it meanwhile), the changes are applied to it (untouched items keep their bytes), and it is written back
-    /// only if the lock is still ours. V4 writes only the changes (HDEL, HSET), as the provider does. Both remove the
+    /// V5 stores the whole collection: the changes are applied to the one the acquire loaded (nobody else may write it
+    /// while the lock is ours; untouched items keep their bytes), and it is written back only if the lock is still ours,
+    /// in one script. An acquire that remembered nothing (see <see cref="_loaded"/>) has it read back under the lock first. V4 writes only the changes (HDEL, HSET), as the provider does. Both remove the
     /// provider's <c>SessionStateActions</c> item, as every write-back of the provider does.
     /// </remarks>
     public async ValueTask<bool> WriteAndReleaseAsync(string sessionId, SessionLockId lockId, SessionChanges changes, CancellationToken cancellationToken)
@@ -200,7 +213,11 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
         if (_v5)
         {
             var stored = new List<KeyValuePair<string, byte[]>>();
-            if (!changes.IsNew)
+            if (_loaded.TryRemove((sessionId, lockId.Token), out var loaded) && !changes.IsNew)
+            {
+                stored = loaded;
+            }
+            else if (!changes.IsNew)
             {
                 var fetched = (RedisResult[])(await _runner.RunAsync(_scripts.Fetch, keys, [_defaultTimeout, value], sessionId, cancellationToken).ConfigureAwait(false))!;
                 if ((int)fetched[0] == 0)
@@ -262,15 +279,16 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
 
     /// <inheritdoc />
     public async ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await _runner.RunAsync(_scripts.Release, KeysOf(sessionId), [_defaultTimeout, Value(lockId.Token), PublishChannel(sessionId), await ShardedFlagAsync(cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+        Forget(sessionId, lockId) && (long)(await _runner.RunAsync(_scripts.Release, KeysOf(sessionId), [_defaultTimeout, Value(lockId.Token), PublishChannel(sessionId), await ShardedFlagAsync(cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await _runner.RunAsync(_scripts.Remove, KeysOf(sessionId), [_defaultTimeout, Value(lockId.Token), PublishChannel(sessionId), await ShardedFlagAsync(cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
+        Forget(sessionId, lockId) && (long)(await _runner.RunAsync(_scripts.Remove, KeysOf(sessionId), [_defaultTimeout, Value(lockId.Token), PublishChannel(sessionId), await ShardedFlagAsync(cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
 
     /// <inheritdoc />
     public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken)
     {
+        Forget(sessionId, holderLockId);
         RedisValue holder = holderLockId.Token == LegacyLockClock.NonNumericHolder ? string.Empty : Value(holderLockId.Token);
         return (long)(await _runner.RunAsync(_scripts.ForceRelease, KeysOf(sessionId), [_defaultTimeout, holder, PublishChannel(sessionId), await ShardedFlagAsync(cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
     }
@@ -297,20 +315,28 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
         return _connection.DisposeAsync();
     }
 
+    /// <summary>
+    /// The provider's lock value is a timestamp it shares with classic servers and cannot carry an endpoint, so a holder
+    /// is only ever known as this.
+    /// </summary>
+    internal const string LegacyHolder = "a legacy request";
+
     private SessionStoreResult Locked(string? holder)
     {
         var token = LegacyLockClock.TokenOf(holder);
-        return SessionStoreResult.Locked(new SessionLockId(token), _clock.AgeOf(token));
+        return SessionStoreResult.Locked(new SessionLockId(token), _clock.AgeOf(token), LegacyHolder);
     }
 
     /// <summary>The loaded session, without the provider's <c>SessionStateActions</c> item; <paramref name="uninitialized"/> when that item marked it.</summary>
-    private SessionData ReadData(RedisResult data, RedisResult timeoutSeconds, out bool uninitialized)
+    private SessionData ReadData(RedisResult data, RedisResult timeoutSeconds, out bool uninitialized, out List<KeyValuePair<string, byte[]>>? collection)
     {
         var timeout = TimeSpan.FromSeconds((long)timeoutSeconds);
         var items = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
+        collection = null;
         if (_v5)
         {
-            foreach (var (name, value) in ClassicItemCollection.Read((byte[]?)data ?? throw new FormatException("no collection")))
+            collection = ClassicItemCollection.Read((byte[]?)data ?? throw new FormatException("no collection"));
+            foreach (var (name, value) in collection)
             {
                 items[name] = value;
             }
@@ -350,6 +376,13 @@ internal sealed class LegacyRedisSessionStateStore : ISessionStateStore, ISessio
 
     /// <summary>A fenced write's answer: 1 when it wrote (0: not ours; 2: nothing written, lock released).</summary>
     private static bool Wrote(RedisResult result) => (long)result == 1;
+
+    /// <summary>Drops what the acquire of <paramref name="lockId"/> loaded (always true, to chain before the call).</summary>
+    private bool Forget(string sessionId, SessionLockId lockId)
+    {
+        _loaded.TryRemove((sessionId, lockId.Token), out _);
+        return true;
+    }
 
     private ValueTask<RedisValue> ShardedFlagAsync(CancellationToken cancellationToken) =>
         _releases.ShardedFlagAsync("release", cancellationToken);

@@ -9,13 +9,17 @@ namespace SessionLocking.Redis.Legacy;
 /// <see cref="RedisSessionStateProviderFormat.V5"/>: classic values (<see cref="ClassicValueFormat"/>); other types
 /// written with <c>Set&lt;T&gt;</c> are stored as a String item holding JSON. <see cref="RedisSessionStateProviderFormat.V4"/>:
 /// each value serialized by <see cref="RedisSessionStateProviderStoreOptions.ValueSerializer"/> (UTF-8 JSON by default).
-/// No type is ever loaded from stored data.
+/// No type is ever loaded from stored data. In both, the classic application's BinaryFormatter objects (an Object item of
+/// the collection, a hash value that is a BinaryFormatter stream) read into the types mapped with
+/// <see cref="RedisSessionStateProviderStoreOptions.MapLegacyType{T}(string)"/>, and values of mapped types are written
+/// in that format (<see cref="LegacyObjectFormat"/>).
 /// </summary>
 internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
 {
     private readonly bool _v5;
     private readonly ISessionValueSerializer _json;
     private readonly ISessionValueSerializer _v4;
+    private readonly LegacyObjectFormat _objects;
 
     public RedisSessionStateProviderItemFormat(IOptions<RedisSessionStateProviderStoreOptions> options, ISessionValueSerializer serializer)
     {
@@ -23,13 +27,21 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
         _v5 = options.Value.Format == RedisSessionStateProviderFormat.V5;
         _json = serializer;
         _v4 = options.Value.ValueSerializer ?? Utf8JsonValueSerializer.Instance;
+        _objects = new LegacyObjectFormat(options.Value);
     }
 
-    public bool CanStore(Type type) => ClassicValueFormat.IsNative(type);
+    public bool CanStore(Type type) => ClassicValueFormat.IsNative(type) || _objects.Handles(type);
 
     public byte[] Encode(string name, object? value, Type type)
     {
         RefuseProviderItem(name, type.Name);
+        if (value is not null && _objects.Handles(value.GetType()))
+        {
+            // A mapped legacy object: BinaryFormatter's format, whatever V4's value serializer is (V5: an Object item).
+            var payload = _objects.Write(name, value);
+            return _v5 ? [ClassicValueFormat.Object, .. payload] : payload;
+        }
+
         if (!_v5)
         {
             return Serialize(_v4, name, value, type);
@@ -87,6 +99,11 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
     public object? Decode(string name, byte[] stored)
     {
         ArgumentNullException.ThrowIfNull(stored);
+        if (LegacyObjectAt(stored) is var offset and >= 0)
+        {
+            return _objects.Read(name, stored, offset, typeof(object));
+        }
+
         return _v5 ? ClassicValueFormat.Decode(name, stored) : DecodeUntypedJson(name, stored);
     }
 
@@ -94,6 +111,11 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
     {
         ArgumentNullException.ThrowIfNull(stored);
         ArgumentNullException.ThrowIfNull(type);
+        if (LegacyObjectAt(stored) is var offset and >= 0)
+        {
+            return _objects.Read(name, stored, offset, type);
+        }
+
         if (!_v5)
         {
             return Deserialize(_v4, name, stored, type);
@@ -125,7 +147,7 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
         ArgumentNullException.ThrowIfNull(stored);
         if (!_v5)
         {
-            return DecodeUntypedJson(name, stored, bytesArray: true) switch
+            return (LegacyObjectAt(stored) >= 0 ? _objects.Read(name, stored, 0, typeof(object)) : DecodeUntypedJson(name, stored, bytesArray: true)) switch
             {
                 string text => Encoding.UTF8.GetBytes(text),
                 byte[] bytes => bytes,
@@ -146,6 +168,20 @@ internal sealed class RedisSessionStateProviderItemFormat : ISessionItemFormat
     }
 
     public bool IsBytes(byte[] stored) => _v5 && ClassicValueFormat.IsBytes(stored);
+
+    /// <summary>
+    /// Where a BinaryFormatter payload starts in a stored value (V5: an Object item other than a byte array; V4: the whole
+    /// value), or -1.
+    /// </summary>
+    private int LegacyObjectAt(byte[] stored)
+    {
+        if (_v5)
+        {
+            return stored.Length > 1 && stored[0] == ClassicValueFormat.Object && !ClassicValueFormat.IsBytes(stored) && LegacyObjectFormat.IsPayload(stored, 1) ? 1 : -1;
+        }
+
+        return LegacyObjectFormat.IsPayload(stored, 0) ? 0 : -1;
+    }
 
     /// <summary>The provider removes its <c>SessionStateActions</c> item on every write: a value stored under that name would vanish.</summary>
     private static void RefuseProviderItem(string name, string typeName)

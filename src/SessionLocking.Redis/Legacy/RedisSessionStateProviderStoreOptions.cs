@@ -75,4 +75,37 @@ public sealed class RedisSessionStateProviderStoreOptions
     /// be shorter than <see cref="OperationTimeout"/>. Default 1 second.
     /// </summary>
     public TimeSpan ReplicaAckTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    private readonly List<LegacyTypeMapping> _legacyTypes = [];
+
+    /// <summary>
+    /// Maps a legacy type that the classic application stores in session with BinaryFormatter (a <c>[Serializable]</c>
+    /// class, struct or enum) to <typeparamref name="T"/>, so that its items read here as <typeparamref name="T"/> and are
+    /// written back in its format (docs/legacy-redis.md). The name is the legacy type's namespace and name and its
+    /// assembly's name, for example <c>"Shop.Models.Cart, Shop"</c>; the assembly's version, culture and key are ignored.
+    /// Every legacy type in an item's graph must be mapped (the BCL's primitives, <c>string</c>, <c>DateTime</c>,
+    /// <c>decimal</c>, <c>Guid</c>, <c>TimeSpan</c>, nullables, arrays, <c>List&lt;T&gt;</c> and <c>Dictionary&lt;TKey,TValue&gt;</c>
+    /// are built in); a mapped type needs no <c>AllowType</c>. Nothing that is not mapped is ever created from the data.
+    /// </summary>
+    /// <typeparam name="T">The .NET type the legacy type becomes.</typeparam>
+    /// <param name="legacyTypeName">The legacy type's assembly-qualified name.</param>
+    /// <returns>The mapping, to name members whose names differ (<see cref="LegacyTypeMapping.MapMember"/>).</returns>
+    public LegacyTypeMapping MapLegacyType<T>(string legacyTypeName)
+    {
+        var mapping = new LegacyTypeMapping(legacyTypeName, typeof(T));
+        _legacyTypes.Add(mapping);
+        return mapping;
+    }
+
+    /// <summary>The legacy types mapped with <see cref="MapLegacyType{T}(string)"/>.</summary>
+    public IReadOnlyList<LegacyTypeMapping> LegacyTypes => _legacyTypes;
+
+    /// <summary>The largest BinaryFormatter item (bytes) the store reads; a larger one fails to read, naming it. Default 1 MiB.</summary>
+    public int MaxLegacyObjectBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>How deep the objects of one BinaryFormatter item may nest (1 to 1,000). Default 64.</summary>
+    public int MaxLegacyObjectDepth { get; set; } = 64;
+
+    /// <summary>How many array, list and dictionary elements one BinaryFormatter item may declare in all. Default 100,000.</summary>
+    public int MaxLegacyObjectElements { get; set; } = 100_000;
 }

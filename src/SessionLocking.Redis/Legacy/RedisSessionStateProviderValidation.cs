@@ -49,6 +49,21 @@ internal sealed class RedisSessionStateProviderValidation(IServiceProviderIsServ
             failures.Add($"RedisSessionStateProviderStoreOptions.ReplicaAckTimeout must be greater than 0 and shorter than OperationTimeout ({options.OperationTimeout}); it is {options.ReplicaAckTimeout}. The default is \"00:00:01\".");
         }
 
+        // The reader recurses once per nesting level: the depth is capped well below what the stack holds.
+        if (options.MaxLegacyObjectBytes < 1 || options.MaxLegacyObjectDepth is < 1 or > 1000 || options.MaxLegacyObjectElements < 0)
+        {
+            failures.Add("RedisSessionStateProviderStoreOptions: MaxLegacyObjectBytes must be 1 or more, MaxLegacyObjectDepth from 1 to 1000, MaxLegacyObjectElements 0 or more.");
+        }
+
+        try
+        {
+            _ = new LegacyTypeMap(options.LegacyTypes);
+        }
+        catch (InvalidOperationException ex)
+        {
+            failures.Add(ex.Message);
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

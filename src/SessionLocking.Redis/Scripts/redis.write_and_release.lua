@@ -2,6 +2,8 @@
 -- timeout and fence, releases, slides, publishes. Returns 1; 0 (and changes nothing) when the token is not the current
 -- lock; 2 when a stored session was evicted or expired under its holder (the lock is released and nothing written, so
 -- no partial session appears).
+-- The store sends the version fields 'ver' and 'verf' (redis.cached) among the pairs to set, so the items and their
+-- version change in one HSET.
 --! include redis.prologue
 --! include shared.hash_changes
 local token = ARGV[1]

@@ -517,7 +517,13 @@ public abstract partial class SessionBehaviorTests(ITestOutputHelper output)
         using var rejected = await client.PostAsync("/set?key=w&value=over");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
-        Assert.Equal("The request queue limit of the session is exceeded.", await rejected.Content.ReadAsStringAsync());
+        var body = await rejected.Content.ReadAsStringAsync();
+        Assert.StartsWith("The request queue limit of the session is exceeded.", body);
+
+        // The holder on this server is named by its own endpoint, whatever the store can record.
+        Assert.Contains("The lock is held by /hold (for ", body);
+        Assert.Contains(TestLog.Events, e => e.Id.Name == "QueueLimitExceeded" && e.Message.Contains(new Diagnostics.SessionKey(id).ToString(), StringComparison.Ordinal)
+            && e.Message.Contains("held by /hold", StringComparison.Ordinal));
         host.Gate.Open();
         Assert.Equal(HttpStatusCode.OK, (await holder).StatusCode);
         foreach (var waiter in waiters)

@@ -43,6 +43,45 @@ public sealed class TimeBasedTests
         Assert.Null(await client.GetJsonAsync<string>("/get?key=held"));
     }
 
+    /// <summary>
+    /// Issue 22: a server with a shorter execution timeout force-releases the lock of a holder on another server (whose
+    /// lock lives for its own, longer timeout), and its log names that holder's endpoint and how long it held the lock.
+    /// </summary>
+    [Fact]
+    public async Task A_force_release_names_the_holders_endpoint_and_how_long_it_held_the_lock()
+    {
+        await using var holderServer = await StartAsync(o => o.PollInterval = TimeSpan.FromHours(1));
+        await using var waiterServer = await TestHost.StartAsync(
+            o =>
+            {
+                o.PollInterval = TimeSpan.FromHours(1);
+                o.ExecutionTimeout = TimeSpan.FromSeconds(10);
+            },
+            configureServices: services =>
+            {
+                services.AddSingleton<TimeProvider>(_time);
+                services.AddSingleton(holderServer.Services.GetRequiredService<ISessionStateStore>());
+            });
+        using var client = holderServer.CreateClient();
+        (await client.PostAsync("/set?key=w&value=before")).Dispose();
+        var holder = await holderServer.HoldLockAsync(client, "stale");
+        using var other = waiterServer.CreateClient();
+        other.SessionId = client.SessionId;
+
+        var waiter = await StartWaiting(waiterServer, other, () => other.PostAsync("/set?key=w&value=newer"));
+        _time.Advance(TimeSpan.FromSeconds(10));
+        using (var taken = await waiter.WaitAsync(TimeSpan.FromSeconds(30)))
+        {
+            Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
+        }
+
+        holderServer.Gate.Open();
+        await AssertFailedVisibly(holder);
+        var key = new Diagnostics.SessionKey(client.SessionId!).ToString();
+        Assert.Contains(TestLog.Events, e => e.Id.Name == "LockForceReleased" && e.Message.Contains(key, StringComparison.Ordinal)
+            && e.Message.Contains("was held for 10 s by /hold,", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_waiter_fails_with_503_after_its_own_wait_timeout()
     {
@@ -60,7 +99,11 @@ public sealed class TimeBasedTests
 
         using var timedOut = await waiter.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, timedOut.StatusCode);
-        Assert.Contains("Timed out waiting for the session lock", await timedOut.Content.ReadAsStringAsync());
+        var body = await timedOut.Content.ReadAsStringAsync();
+        Assert.Contains("Timed out waiting for the session lock", body);
+
+        // On the store's clock the holder has held the lock exactly as long as the waiter waited (issue 22).
+        Assert.EndsWith("The lock is held by /hold (for 5.0 s).", body);
         host.Gate.Open();
         Assert.Equal(HttpStatusCode.OK, (await holder).StatusCode);
         Assert.Equal("1", await client.GetJsonAsync<string>("/get?key=a"));

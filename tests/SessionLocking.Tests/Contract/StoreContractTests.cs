@@ -154,6 +154,34 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal([1], (await Store.GetSharedAsync(id, default)).Data!.Items["a"]);
     }
 
+    /// <summary>How the store names a holder that gave <paramref name="endpoint"/> (a store that cannot record it says so otherwise).</summary>
+    protected virtual string? ExpectedHolder(string? endpoint) => endpoint;
+
+    [Fact]
+    public async Task The_lock_names_its_holders_endpoint_to_exclusive_and_shared_gets_bounded_and_forgets_it_on_release()
+    {
+        var id = await StoredAsync(new() { ["a"] = [1] });
+        var holder = await Store.GetExclusiveAsync(id, LockTimeout, false, "/reports/{id}", default);
+
+        var exclusive = await Store.GetExclusiveAsync(id, LockTimeout, false, "/other", default);
+        var shared = await Store.GetSharedAsync(id, default);
+        Assert.Equal(SessionStoreStatus.Locked, exclusive.Status);
+        Assert.Equal(ExpectedHolder("/reports/{id}"), exclusive.HolderEndpoint);
+        Assert.Equal(ExpectedHolder("/reports/{id}"), shared.HolderEndpoint);
+        Assert.True(await Store.ReleaseAsync(id, holder.LockId, default));
+
+        // A long name is cut to the bound; a lock taken without one names nobody.
+        var longName = "/" + new string('x', 300);
+        var second = await Store.GetExclusiveAsync(id, LockTimeout, false, longName, default);
+        var seen = (await Store.GetSharedAsync(id, default)).HolderEndpoint;
+        Assert.True(await Store.ReleaseAsync(id, second.LockId, default));
+        var third = await Store.GetExclusiveAsync(id, LockTimeout, false, default);
+        var unnamed = (await Store.GetSharedAsync(id, default)).HolderEndpoint;
+        Assert.True(await Store.ReleaseAsync(id, third.LockId, default));
+        Assert.Equal(ExpectedHolder(longName[..SessionStoreResult.MaxHolderEndpointLength]), seen);
+        Assert.Equal(ExpectedHolder(null), unnamed);
+    }
+
     [Fact]
     public async Task Force_release_releases_only_the_named_holder()
     {

@@ -169,7 +169,7 @@ internal sealed class LegacyProviderSimulator(IConnectionMultiplexer redis, stri
         foreach (var (name, value) in set)
         {
             args.Add(name);
-            args.Add(LegacyJson.Serialize(value));
+            args.Add(value is OpaqueObject binary ? binary.Payload : LegacyJson.Serialize(value)); // the default BinaryFormatter serializer for objects
         }
 
         return (long)await _db.ScriptEvaluateAsync("""
@@ -215,7 +215,8 @@ internal sealed class LegacyProviderSimulator(IConnectionMultiplexer redis, stri
         var items = new List<KeyValuePair<string, object?>>();
         for (var i = 0; i + 1 < pairs.Length; i += 2)
         {
-            items.Add(new((string)pairs[i]!, LegacyJson.Deserialize((byte[])pairs[i + 1]!)));
+            var value = (byte[])pairs[i + 1]!;
+            items.Add(new((string)pairs[i]!, value is [0, 1, 0, 0, 0, ..] ? new OpaqueObject(value) : LegacyJson.Deserialize(value)));
         }
 
         return items;

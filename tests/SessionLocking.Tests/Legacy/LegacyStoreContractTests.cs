@@ -14,6 +14,9 @@ public sealed class LegacyV5StoreContractTests(RedisFixture redis) : StoreContra
 {
     protected override void ConfigureStore(ILockedSessionBuilder builder) =>
         LegacyKeys.AddStore(builder, redis.Configuration, "contract5-" + Guid.NewGuid().ToString("N")[..8], RedisSessionStateProviderFormat.V5);
+
+    /// <summary>The provider's lock value cannot carry an endpoint.</summary>
+    protected override string? ExpectedHolder(string? endpoint) => "a legacy request";
 }
 
 /// <summary>The store contract on the store that shares RedisSessionStateProvider 4's keys (a hash per session, partial writes).</summary>
@@ -21,6 +24,9 @@ public sealed class LegacyV4StoreContractTests(RedisFixture redis) : StoreContra
 {
     protected override void ConfigureStore(ILockedSessionBuilder builder) =>
         LegacyKeys.AddStore(builder, redis.Configuration, "contract4-" + Guid.NewGuid().ToString("N")[..8], RedisSessionStateProviderFormat.V4);
+
+    /// <summary>The provider's lock value cannot carry an endpoint.</summary>
+    protected override string? ExpectedHolder(string? endpoint) => "a legacy request";
 }
 
 /// <summary>The store contract on the RedisSessionStateProvider 5 store over a local three-master Redis Cluster (all keys of a session share the tag <c>{app_id}</c>).</summary>
@@ -28,4 +34,7 @@ public sealed class LegacyV5ClusterStoreContractTests(RedisClusterFixture cluste
 {
     protected override void ConfigureStore(ILockedSessionBuilder builder) =>
         LegacyKeys.AddStore(builder, cluster.Configuration, "cluster5-" + Guid.NewGuid().ToString("N")[..8], RedisSessionStateProviderFormat.V5);
+
+    /// <summary>The provider's lock value cannot carry an endpoint.</summary>
+    protected override string? ExpectedHolder(string? endpoint) => "a legacy request";
 }

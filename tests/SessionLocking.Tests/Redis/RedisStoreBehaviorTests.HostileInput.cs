@@ -33,9 +33,12 @@ public abstract partial class RedisStoreBehaviorTests<TDeployment>
 
     protected override async Task CorruptItemAsync(TestHost host, string sessionId, string key)
     {
-        // Written behind the application's back: bytes that are no serialized value.
+        // Written behind the application's back: bytes that are no serialized value. A write that does not go through
+        // the store's scripts drops the session's version (docs/redis-protocol.md, "Cached loads"), else a server that
+        // keeps the session's last version would go on using it.
         using var inspect = await RedisKeysOf.ConnectToOwnerAsync(deployment.Servers, HashTag(sessionId));
         Assert.Equal(0L, await inspect.IntegerAsync("HSET", FaultKit.SessionKey(Prefix, sessionId), "i:" + key, "\u0001\u0000garbage"));
+        await inspect.IntegerAsync("HDEL", FaultKit.SessionKey(Prefix, sessionId), "ver");
     }
 
     /// <summary>

@@ -65,7 +65,8 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         var session = await _inspect.HashAsync(Key(id, "session"));
         Assert.Equal("420000", session["timeout"]);
         Assert.Equal(created.LockId.Token.ToString(System.Globalization.CultureInfo.InvariantCulture), session["fence"]);
-        Assert.Equal(["fence", "i:Cart", "i:n", "timeout"], session.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["fence", "i:Cart", "i:n", "timeout", "ver", "verf"], session.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(session["fence"], session["verf"]); // the version (cached loads) holds at this fence
         Assert.Equal([Key(id, "session")], await _inspect.KeysAsync($"{{{_prefix}:{id}}}*"));
     }
 
@@ -93,8 +94,9 @@ public sealed class RedisStoreTests : IClassFixture<RedisFixture>, IAsyncLifetim
         Assert.Contains("\"i:gone\"", evalsha, StringComparison.Ordinal);
         Assert.DoesNotContain("A-value", evalsha, StringComparison.Ordinal);
         Assert.DoesNotContain("G-value", evalsha, StringComparison.Ordinal);
-        // evalsha, sha, numkeys, 2 keys, token, timeout, channel, publish flag, is-new, n=2, "i:gone", "i:Cart", "i:b", "B-new", "i:cart", "C-value"
-        Assert.Equal(17, Regex.Matches(evalsha, "\"(?:[^\"\\\\]|\\\\.)*\"").Count);
+        // evalsha, sha, numkeys, 2 keys, token, timeout, channel, publish flag, is-new, n=2, "i:gone", "i:Cart", "i:b", "B-new", "i:cart", "C-value",
+        // then the new version: "ver", version, "verf", token (cached loads)
+        Assert.Equal(21, Regex.Matches(evalsha, "\"(?:[^\"\\\\]|\\\\.)*\"").Count);
         Assert.Equal(new Dictionary<string, string> { ["a"] = "A-value", ["b"] = "B-new", ["cart"] = "C-value" }, await Items(id));
     }
 

@@ -11,6 +11,7 @@
     var msInput = document.getElementById('ms');
     var buttons = Array.prototype.slice.call(document.querySelectorAll('button[data-scenario]'));
     var MIXED = ['required', 'readonly', 'disabled', 'required', 'readonly'];
+    var REPORT = ['report', 'required', 'required'];
 
     function clamp(value, min, max, fallback) {
         var n = parseInt(value, 10);
@@ -20,6 +21,7 @@
 
     function plan(scenario, n) {
         if (scenario === 'mixed') { return MIXED.slice(); }
+        if (scenario === 'report') { return REPORT.slice(); }
         var list = [];
         for (var i = 0; i < n; i++) { list.push(scenario); }
         return list;
@@ -46,6 +48,23 @@
 
     function fmt(ms) { return Math.round(ms).toString(); }
 
+    // The Server-Timing header of a session request (on in Development): session-wait;dur=…;desc="the holder's route".
+    function serverTiming(response) {
+        var timing = {};
+        (response.headers.get('Server-Timing') || '').split(',').forEach(function (entry) {
+            var m = /^\s*([\w-]+)(?:;dur=([\d.]+))?(?:;desc="((?:[^"\\]|\\.)*)")?/.exec(entry);
+            if (m) { timing[m[1]] = { dur: m[2] ? parseFloat(m[2]) : null, desc: m[3] ? m[3].replace(/\\(.)/g, '$1') : null }; }
+        });
+        return timing;
+    }
+
+    // What a request waited for, as its Server-Timing says.
+    function waitedFor(r) {
+        if (r.wait === null) { return 'no session'; }
+        if (!r.wait) { return 'did not wait'; }
+        return 'waited ' + fmt(r.wait) + ' ms' + (r.holder ? ' for ' + r.holder : '');
+    }
+
     function draw(results) {
         timeline.textContent = '';
         if (results.length === 0) { return; }
@@ -70,13 +89,17 @@
             var behavior = r.behavior.toLowerCase();
             row.appendChild(el('div', 'label', '#' + r.index + ' ' + r.behavior));
             var track = el('div', 'track');
-            var bar = el('div', 'bar bar-' + behavior, fmt(r.start - t0) + '–' + fmt(r.end - t0) + ' ms');
+            var bar = el('div', 'bar bar-' + behavior, fmt(r.start - t0) + '–' + fmt(r.end - t0) + ' ms · ' + waitedFor(r));
             bar.id = 'bar-' + r.index;
             bar.dataset.index = String(r.index);
             bar.dataset.behavior = behavior;
             bar.dataset.start = String(r.start);
             bar.dataset.end = String(r.end);
-            bar.title = r.behavior + ' request #' + r.index + ': server ' + r.start + ' → ' + r.end + ' ms';
+            bar.dataset.wait = r.wait === null ? '' : String(r.wait);
+            bar.dataset.holder = r.holder || '';
+            if (r.released !== undefined) { bar.dataset.released = String(r.released); }
+            bar.title = r.behavior + ' request #' + r.index + ': server ' + r.start + ' → ' + r.end + ' ms; ' + waitedFor(r) +
+                (r.released !== undefined ? '; released the session at ' + r.released + ' ms' : '');
             bar.style.left = ((r.start - t0) / span * 100) + '%';
             bar.style.width = Math.max(0.5, (r.end - r.start) / span * 100) + '%';
             track.appendChild(bar);
@@ -98,6 +121,7 @@
                 any = true;
                 var kinds = [a.behavior, b.behavior].sort().join('+');
                 if (kinds === 'Required+Required') { writerOverlap = true; }
+                if (kinds === 'Report+Required' && (a.behavior === 'Report' ? a : b).released > Math.max(a.start, b.start)) { writerOverlap = true; }
                 if (kinds === 'ReadOnly+Required') { readerWithWriter = true; }
             }
         }
@@ -113,6 +137,13 @@
                 : ' No two required requests overlapped.';
         }
 
+        var report = results.filter(function (r) { return r.behavior === 'Report'; })[0];
+        if (report) {
+            var during = results.filter(function (r) { return r.behavior === 'Required' && overlaps(r, report); }).length;
+            text += ' The report released the session after ' + fmt(report.released - report.start) + ' ms and streamed on;' +
+                ' ' + during + ' required request(s) ran while it streamed.';
+        }
+
         if (readerWithWriter) {
             text += ' A read-only request overlapped a required one: it was let in before that writer took the lock' +
                 ' (read-only requests wait for a writer that holds the lock, but never hold one up).';
@@ -125,20 +156,35 @@
         verdict.className = 'verdict ' + (writerOverlap ? 'bad' : 'good');
     }
 
-    function fire(behavior, index, ms) {
-        var url = '/slow/' + behavior + '?ms=' + ms + '&label=' + index;
-        return fetch(url, { cache: 'no-store', credentials: 'same-origin' }).then(function (response) {
+    // after: a promise to wait for before sending; onHeaders: called when the response's headers arrived.
+    function fire(behavior, index, ms, after, onHeaders) {
+        var url = behavior === 'report'
+            ? '/report/stream?ms=' + (ms * 3) + '&rows=6'
+            : '/slow/' + behavior + '?ms=' + ms + '&label=' + index;
+        return (after || Promise.resolve()).then(function () {
+            return fetch(url, { cache: 'no-store', credentials: 'same-origin' });
+        }).then(function (response) {
+            if (onHeaders) { onHeaders(); }
             if (!response.ok) {
                 return response.text().then(function (body) {
                     throw new Error('#' + index + ' ' + behavior + ': HTTP ' + response.status + ' ' + body);
                 });
             }
 
-            return response.json().then(function (json) {
-                return { index: index, behavior: json.behavior, start: json.start, end: json.end };
+            var timing = serverTiming(response);
+            var wait = timing['session-wait'] ? timing['session-wait'].dur : null;
+            var holder = timing['session-wait'] ? timing['session-wait'].desc : null;
+            return response.text().then(function (body) {
+                var lines = body.trim().split('\n');
+                var json = JSON.parse(lines[lines.length - 1]);
+                return {
+                    index: index, behavior: json.behavior, start: json.start, end: json.end, released: json.released,
+                    wait: wait, holder: holder
+                };
             });
         });
     }
+
 
     function run(scenario) {
         var n = clamp(nInput.value, 1, 6, 4);
@@ -152,10 +198,19 @@
         document.body.dataset.done = 'false';
         status.textContent = 'Running ' + list.length + ' requests (' + scenario + ', ' + ms + ' ms each)…';
 
+        // The report goes first; the others are sent once its headers arrived, which it sends after it released the
+        // session: they find it streaming, not holding.
+        var reportStarted = null, signal = null;
+        if (scenario === 'report') { reportStarted = new Promise(function (resolve) { signal = resolve; }); }
         var pending = list.map(function (behavior, i) {
-            return fire(behavior, i + 1, ms).then(
+            var first = scenario === 'report' && i === 0;
+            return fire(behavior, i + 1, ms, first ? null : reportStarted, first ? signal : null).then(
                 function (result) { return result; },
-                function (error) { errors.appendChild(el('li', '', String(error.message || error))); return null; });
+                function (error) {
+                    if (first) { signal(); }
+                    errors.appendChild(el('li', '', String(error.message || error)));
+                    return null;
+                });
         });
 
         return Promise.all(pending).then(function (all) {
