@@ -1,5 +1,6 @@
 -- Claims one due end for ARGV[2] ms under the claim nonce ARGV[3]; ARGV[1] is the index member the caller found due.
--- A live session is ended only when it is really idle: still due by the index (not slid since), stored, and no lock held
+-- A live session is ended only when it is really idle: still due by the index (not slid since, by this server or by one
+-- without a handler: slid_untracked), stored, and no lock held
 -- (a request running keeps it alive: looked at again when that lock expires). Returns {reason, HGETALL ended}, or nil
 -- when there is nothing to raise (slid, locked, gone, or claimed by another server meanwhile).
 redis.replicate_commands()
@@ -20,6 +21,9 @@ if member == ended_key then
 else
   if redis.call('EXISTS', session_key) == 0 then
     redis.call('ZREM', ends_key, member)
+    return nil
+  end
+  if slid_untracked(tonumber(score)) then
     return nil
   end
   local lock_ttl = redis.call('PTTL', lock_key)

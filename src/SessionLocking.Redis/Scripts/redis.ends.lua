@@ -33,12 +33,23 @@ local function end_session(reason, score)
   redis.call('ZADD', ends_key, score, ended_key)
   return true
 end
+-- slid_untracked(due): true when the session's expiry is not the one track_end() set with that due time (it keeps the
+--   two a grace apart, to the millisecond): a server without a handler (during a rolling deployment that adds one) used
+--   the session since and slid it without recording it here. The index's due time is stale then, not a sign of
+--   idleness: the real expiry is recorded again, with the grace, and the session is not ended.
+local function slid_untracked(due)
+  local ttl = redis.call('PTTL', session_key)
+  if ttl < 0 or math.abs(ttl - (due - now_ms() + END_GRACE_MS)) <= 1000 then return false end
+  redis.call('ZADD', ends_key, now_ms() + ttl, session_key)
+  redis.call('PEXPIRE', session_key, ttl + END_GRACE_MS)
+  return true
+end
 -- end_if_due(): a session past its expiry by the index is ended here (unclaimed), before a request could load or slide it:
 --   a request arriving after the timeout gets a new session, never the old items, whether a sweep ran yet or not.
 local function end_if_due()
   if not ends_key then return end
   local due = redis.call('ZSCORE', ends_key, session_key)
-  if due and tonumber(due) <= now_ms() and redis.call('EXISTS', session_key) == 1 then
+  if due and tonumber(due) <= now_ms() and redis.call('EXISTS', session_key) == 1 and not slid_untracked(tonumber(due)) then
     if not end_session('timeout', 0) then redis.call('DEL', session_key) end
   end
 end

@@ -131,6 +131,37 @@ public sealed class RedisSessionEndTests : IClassFixture<RedisFixture>
     }
 
     [Fact]
+    public async Task A_session_kept_in_use_through_a_server_without_a_handler_is_never_ended_under_it()
+    {
+        // A farm in the middle of a rolling deployment that adds OnSessionEnd: server "old" has no handler, so its
+        // requests slide the session without recording the new expiry in the ends index. The server with the handler
+        // must not take the index's stale due time for idleness: no end, no lost items while "old" keeps using it.
+        await using var tracking = await StartHostAsync("tracking");
+        await using var old = await StartHostAsync("old", o => o.Events.OnSessionEnd = null);
+        using var first = tracking.CreateClient();
+        (await first.PostAsync("/set?key=seat&value=12A")).Dispose();
+        using var onOld = old.CreateClient();
+        onOld.SessionId = first.SessionId;
+
+        var inUse = System.Diagnostics.Stopwatch.StartNew();
+        while (inUse.Elapsed < ShortTimeout * 2)
+        {
+            Assert.Equal("12A", await onOld.GetJsonAsync<string?>("/get?key=seat"));
+            await Task.Delay(300);
+        }
+
+        Assert.Empty(_ends.All);
+        Assert.Equal("12A", await first.GetJsonAsync<string?>("/get?key=seat"));
+        Assert.Empty(_ends.All);
+
+        // Left alone, it ends once, with its items.
+        var raised = Assert.Single(await _ends.WaitForAsync(1));
+        Assert.Equal(first.SessionId, raised.SessionId);
+        Assert.Equal(SessionEndReason.Timeout, raised.Reason);
+        Assert.Equal("12A", raised.Items["seat"]);
+    }
+
+    [Fact]
     public async Task A_regenerated_id_moves_the_session_and_only_the_new_id_ends()
     {
         await using var host = await StartHostAsync("a");
