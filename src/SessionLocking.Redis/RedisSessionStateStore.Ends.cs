@@ -32,19 +32,7 @@ internal sealed partial class RedisSessionStateStore
         args[0] = Token(lockId);
         args[1] = PublishChannel(sessionId);
         args[2] = await ShardedFlagAsync(Abandon.Operation, cancellationToken).ConfigureAwait(false);
-        args[3] = changes.Removed.Count;
-        var i = 4;
-        foreach (var name in changes.Removed)
-        {
-            args[i++] = RedisSessionKeys.ItemPrefix + name;
-        }
-
-        foreach (var (name, value) in changes.Set)
-        {
-            args[i++] = RedisSessionKeys.ItemPrefix + name;
-            args[i++] = value;
-        }
-
+        PutChanges(args, 3, changes);
         var removed = (long)(await _runner.RunAsync(Abandon, keys, args, sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
         if (removed)
         {

@@ -163,18 +163,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
         args[2] = PublishChannel(sessionId);
         args[3] = await ShardedFlagAsync(WriteAndRelease.Operation, cancellationToken).ConfigureAwait(false);
         args[4] = changes.IsNew ? "1" : "0";
-        args[5] = changes.Removed.Count;
-        var i = 6;
-        foreach (var name in changes.Removed)
-        {
-            args[i++] = RedisSessionKeys.ItemPrefix + name;
-        }
-
-        foreach (var (name, value) in changes.Set)
-        {
-            args[i++] = RedisSessionKeys.ItemPrefix + name;
-            args[i++] = value;
-        }
+        var i = PutChanges(args, 5, changes);
 
         // The new version and the fence it holds at, set with the items (redis.cached.lua).
         var version = NewVersion();
@@ -192,6 +181,28 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
         {
             Written(sessionId, lockId, changes, version, wrote);
         }
+    }
+
+    /// <summary>
+    /// Puts a write's changes into a script's arguments as <c>shared.hash_changes</c> reads them: at
+    /// <paramref name="at"/> the number of removed items, then their fields, then the field/value pairs to set.
+    /// Returns the index after the last one.
+    /// </summary>
+    private static int PutChanges(RedisValue[] args, int at, SessionChanges changes)
+    {
+        args[at++] = changes.Removed.Count;
+        foreach (var name in changes.Removed)
+        {
+            args[at++] = RedisSessionKeys.ItemPrefix + name;
+        }
+
+        foreach (var (name, value) in changes.Set)
+        {
+            args[at++] = RedisSessionKeys.ItemPrefix + name;
+            args[at++] = value;
+        }
+
+        return at;
     }
 
     /// <inheritdoc />

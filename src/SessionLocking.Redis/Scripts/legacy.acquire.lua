@@ -1,17 +1,12 @@
 -- Acquire. {2, holder} | {1} | {1, value} | {0, value, data, timeoutSeconds} | a corrupt error (nothing taken, the
 -- corrupt part dropped).
 --! include legacy.prologue
+--! include legacy.loadable
 local value = ARGV[2] -- our lock value (local ticks, unique per acquisition)
 local lock_ttl_ms = ARGV[3]
 local create = ARGV[4] == '1' -- lock a missing session
-local holder, lock_error = lock_value()
-if lock_error then return lock_error end
-if holder then
-  slide()
-  return {2, holder}
-end
-local sec, what = session_timeout()
-if not sec then return corrupt(what) end
+local answer, sec = loadable()
+if answer then return answer end
 if not exists() then
   if not create then return {1} end
   redis.call('SET', lock_key, value, 'PX', lock_ttl_ms)
