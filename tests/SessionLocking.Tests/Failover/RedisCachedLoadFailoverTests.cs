@@ -28,7 +28,7 @@ public sealed class RedisCachedLoadFailoverTests(ITestOutputHelper output)
         var id = SessionIds.Create();
         await WriteAsync(aOnOld, id, "replicated", isNew: true);
         await WriteAsync(aOnOld, id, "replicated-2");
-        await UntilReplicatedAsync(oldPrimary, replica);
+        await oldPrimary.UntilReplicatedToAsync(replica);
         Assert.Equal("replicated-2", await ReadAsync(aOnOld, id));
 
         // The replica stops receiving; A writes on the old primary (it keeps that write as its copy), which then dies.
@@ -83,16 +83,5 @@ public sealed class RedisCachedLoadFailoverTests(ITestOutputHelper output)
         var loaded = await store.GetSharedAsync(id, default);
         Assert.Equal(SessionStoreStatus.Found, loaded.Status);
         return Encoding.UTF8.GetString(loaded.Data!.Items["v"]);
-    }
-
-    private static async Task UntilReplicatedAsync(SentinelCluster.Node primary, SentinelCluster.Node replica)
-    {
-        var target = long.Parse((await primary.InfoFieldAsync("replication", "master_repl_offset"))!);
-        var clock = Stopwatch.StartNew();
-        while (long.Parse((await replica.InfoFieldAsync("replication", "slave_repl_offset")) ?? "0") < target)
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the replica did not catch up");
-            await Task.Delay(20);
-        }
     }
 }

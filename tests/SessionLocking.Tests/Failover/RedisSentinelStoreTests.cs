@@ -84,7 +84,7 @@ public sealed class RedisSentinelStoreTests(ITestOutputHelper output)
         await using var onOld = NewStore(oldPrimary.EndPoint, minReplicas: 0);
         var id = SessionIds.Create();
         await WriteAsync(onOld, id, "replicated");
-        await UntilReplicatedAsync(oldPrimary, replica);
+        await oldPrimary.UntilReplicatedToAsync(replica);
 
         // The replica stops receiving (it is detached: what the primary does from now on never reaches it), the old
         // primary hands out a lock, then dies; the replica is promoted without that lock, as after asynchronous replication.
@@ -196,17 +196,6 @@ public sealed class RedisSentinelStoreTests(ITestOutputHelper output)
         Assert.True(result.HasLock, $"no lock: {result.Status}");
         var changes = new SessionChanges(new Dictionary<string, byte[]> { ["v"] = Encoding.UTF8.GetBytes(value) }, [], TimeSpan.FromMinutes(20), isNew: result.Status == SessionStoreStatus.NotFound);
         Assert.True(await store.WriteAndReleaseAsync(id, result.LockId, changes, default));
-    }
-
-    private static async Task UntilReplicatedAsync(SentinelCluster.Node primary, SentinelCluster.Node replica)
-    {
-        var target = long.Parse((await primary.InfoFieldAsync("replication", "master_repl_offset"))!);
-        var clock = Stopwatch.StartNew();
-        while (long.Parse((await replica.InfoFieldAsync("replication", "slave_repl_offset")) ?? "0") < target)
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the replica did not catch up");
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>How many NOSCRIPT error answers the server gave (INFO errorstats), 0 when none.</summary>

@@ -351,6 +351,18 @@ public sealed class SentinelCluster : IAsyncDisposable
             return await connection.GetServer("127.0.0.1", Port).ExecuteAsync(command, args);
         }
 
+        /// <summary>Waits (at most 10 s) until <paramref name="replica"/> has everything this primary has written.</summary>
+        public async Task UntilReplicatedToAsync(Node replica)
+        {
+            var target = long.Parse((await InfoFieldAsync("replication", "master_repl_offset"))!);
+            var clock = Stopwatch.StartNew();
+            while (long.Parse((await replica.InfoFieldAsync("replication", "slave_repl_offset")) ?? "0") < target)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the replica did not catch up");
+                await Task.Delay(20);
+            }
+        }
+
         /// <summary>One field of INFO <paramref name="section"/>.</summary>
         public async Task<string?> InfoFieldAsync(string section, string field)
         {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SessionLocking.Redis.Legacy;
+using SessionLocking.Tests.Infrastructure;
 using SessionLocking.Tests.Redis;
 using StackExchange.Redis;
 
@@ -90,26 +91,6 @@ public sealed class LegacyConfigurationModeTests(RedisFixture redis) : IClassFix
         Assert.IsType<LegacyRedisSessionStateStore>(app.Services.GetRequiredService<ISessionStateStore>());
     }
 
-    private static async Task<WebApplication> StartAppAsync(Dictionary<string, string?> configuration, Action<ILockedSessionBuilder>? store = null)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(configuration);
-        var session = builder.Services.AddLockedSession();
-        (store ?? (b => b.AddRedisSessionStateProviderStoreMode()))(session);
-        var app = builder.Build();
-        try
-        {
-            app.UseLockedSession(); // builds the store configuration chose: a bad configuration fails here
-            await app.StartAsync();
-        }
-        catch
-        {
-            await app.DisposeAsync();
-            throw;
-        }
-
-        return app;
-    }
+    private static Task<WebApplication> StartAppAsync(Dictionary<string, string?> configuration, Action<ILockedSessionBuilder>? store = null) =>
+        ConfiguredApp.StartAsync(configuration, store ?? (b => b.AddRedisSessionStateProviderStoreMode()));
 }

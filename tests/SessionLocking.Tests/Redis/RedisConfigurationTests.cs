@@ -226,30 +226,9 @@ public sealed class RedisConfigurationTests : IClassFixture<RedisFixture>
     /// <summary>What an application that lets configuration choose Redis calls.</summary>
     private static void RedisMode(ILockedSessionBuilder builder) => builder.AddRedisStoreMode();
 
-    private static async Task<WebApplication> StartAppAsync(
+    private static Task<WebApplication> StartAppAsync(
         Dictionary<string, string?> configuration,
         Action<ILockedSessionBuilder>? store = null,
-        Action<IServiceCollection>? services = null)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(configuration);
-        var session = builder.Services.AddLockedSession();
-        store?.Invoke(session);
-        services?.Invoke(builder.Services);
-        var app = builder.Build();
-        try
-        {
-            app.UseLockedSession(); // builds the store configuration chose: a bad configuration fails here
-            await app.StartAsync();
-        }
-        catch
-        {
-            await app.DisposeAsync();
-            throw;
-        }
-
-        return app;
-    }
+        Action<IServiceCollection>? services = null) =>
+        ConfiguredApp.StartAsync(configuration, store, services);
 }
