@@ -265,7 +265,8 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         // The client stops trying at its connectTimeout (abortConnect=false: it then keeps reconnecting in the
-        // background); a little grace on top, so that this limit is never the one that fires first.
+        // background); a little grace on top, so that this limit is never the one that fires first. Either way the
+        // message names the limit the application set (ConnectTimeout), not the grace.
         var limit = _connectTimeout + TimeSpan.FromSeconds(1);
         try
         {
@@ -274,13 +275,13 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         catch (TimeoutException) when (!connecting.IsCompleted)
         {
             throw new SessionStoreUnavailableException(
-                $"Could not connect to Redis for the session store's {operation} within {limit.TotalSeconds:0.###} s (RedisSessionStoreOptions.ConnectTimeout, SessionState:Redis:ConnectTimeout).")
+                $"Could not connect to Redis for the session store's {operation} within {_connectTimeout.TotalSeconds:0.###} s (RedisSessionStoreOptions.ConnectTimeout, SessionState:Redis:ConnectTimeout).")
             { Operation = operation };
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not SessionStoreUnavailableException)
         {
             throw new SessionStoreUnavailableException(
-                $"Could not connect to Redis for the session store's {operation}: {ex.Message}", ex)
+                $"Could not connect to Redis for the session store's {operation} within {_connectTimeout.TotalSeconds:0.###} s (RedisSessionStoreOptions.ConnectTimeout, SessionState:Redis:ConnectTimeout): {ex.Message}", ex)
             { Operation = operation };
         }
     }
