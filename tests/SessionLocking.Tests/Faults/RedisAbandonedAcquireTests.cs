@@ -56,7 +56,9 @@ public sealed class RedisAbandonedAcquireTests(RedisFixture redis, ITestOutputHe
         var freed = await WaitUntilFreeAsync(id, pauseEnds);
         output.WriteLine($"pause {pauseMode}, stored={stored}: lock gone {freed.TotalMilliseconds:0} ms after the pause; counter {meters.Released}");
         Assert.True(freed < TimeSpan.FromSeconds(1), $"the lock was left {freed} after the pause");
-        await FaultKit.Until(() => meters.Released == 1, TimeSpan.FromSeconds(2), "the abandoned lock counted");
+        // The count comes with the clean-up's answer on the client; on a loaded machine that can come seconds after
+        // Redis freed the lock (asserted above), so "eventually" is generous here: the count itself is what matters.
+        await FaultKit.Until(() => meters.Released == 1, TimeSpan.FromSeconds(10), "the abandoned lock counted");
         Assert.Equal(0, store.CleanupsInFlight);
 
         var next = await other.GetExclusiveAsync(id, LockTimeout, true, default);
@@ -81,7 +83,9 @@ public sealed class RedisAbandonedAcquireTests(RedisFixture redis, ITestOutputHe
 
         var freed = await WaitUntilFreeAsync(id, pauseEnds);
         Assert.True(freed < TimeSpan.FromSeconds(1), $"the lock was left {freed} after the pause");
-        await FaultKit.Until(() => meters.Released == 1, TimeSpan.FromSeconds(2), "the abandoned lock counted");
+        // The count comes with the clean-up's answer on the client; on a loaded machine that can come seconds after
+        // Redis freed the lock (asserted above), so "eventually" is generous here: the count itself is what matters.
+        await FaultKit.Until(() => meters.Released == 1, TimeSpan.FromSeconds(10), "the abandoned lock counted");
         var next = await store.GetExclusiveAsync(id, LockTimeout, false, default);
         Assert.Equal(SessionStoreStatus.Found, next.Status);
         Assert.True(await store.ReleaseAsync(id, next.LockId, default));
