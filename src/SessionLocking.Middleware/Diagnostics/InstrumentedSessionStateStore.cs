@@ -44,22 +44,45 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
     public async ValueTask<SessionStoreResult> GetExclusiveAsync(string sessionId, TimeSpan lockTimeout, bool createIfMissing, string? holderEndpoint, LockTake? take, CancellationToken cancellationToken)
     {
         using var activity = SessionLockingActivities.Start(SessionLockingTelemetry.LoadActivity, SessionStateBehavior.Required, sessionId);
-        var result = await TimeAsync("get_exclusive", activity, async () =>
+        var call = Begin(guarded: true);
+        SessionStoreResult result;
+        try
         {
+            call.Enter(_circuit);
+
             // Only a holder to name goes through the overload: a store that predates it keeps being called as before.
-            var answer = holderEndpoint is null
+            result = holderEndpoint is null
                 ? await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, cancellationToken)
                 : await Inner.GetExclusiveAsync(sessionId, lockTimeout, createIfMissing, holderEndpoint, cancellationToken);
-            take?.Answered(answer);
-            return answer;
-        }, guarded: true);
+            take?.Answered(result);
+        }
+        catch (Exception ex)
+        {
+            Failed(call, "get_exclusive", activity, ex);
+            throw;
+        }
+
+        Succeeded(call, "get_exclusive");
         return Loaded(result, activity);
     }
 
     public async ValueTask<SessionStoreResult> GetSharedAsync(string sessionId, CancellationToken cancellationToken)
     {
         using var activity = SessionLockingActivities.Start(SessionLockingTelemetry.LoadActivity, SessionStateBehavior.ReadOnly, sessionId);
-        var result = await TimeAsync("get_shared", activity, () => Inner.GetSharedAsync(sessionId, cancellationToken), guarded: true);
+        var call = Begin(guarded: true);
+        SessionStoreResult result;
+        try
+        {
+            call.Enter(_circuit);
+            result = await Inner.GetSharedAsync(sessionId, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            Failed(call, "get_shared", activity, ex);
+            throw;
+        }
+
+        Succeeded(call, "get_shared");
         return Loaded(result, activity);
     }
 
@@ -138,23 +161,67 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
     /// <summary>Times one store call; a guarded one (it takes or reads a session) passes the circuit, one that ends a held lock does not.</summary>
     private async ValueTask<T> TimeAsync<T>(string operation, Activity? activity, Func<ValueTask<T>> call, bool guarded = false)
     {
-        var started = _time.GetTimestamp();
+        var timed = Begin(guarded);
+        T result;
         try
         {
-            var result = guarded ? await _circuit.RunAsync(call) : await call();
-            _metrics.StoreCall(operation, _time.GetElapsedTime(started), failed: false);
-            return result;
+            timed.Enter(_circuit);
+            result = await call();
         }
         catch (Exception ex)
         {
-            _metrics.StoreCall(operation, _time.GetElapsedTime(started), failed: true);
-            if (activity is not null)
-            {
-                activity.SetStatus(ActivityStatusCode.Error, ex.Message);
-                activity.SetTag("error.type", ex.GetType().FullName);
-            }
-
+            Failed(timed, operation, activity, ex);
             throw;
+        }
+
+        Succeeded(timed, operation);
+        return result;
+    }
+
+    // The load paths above time their calls inline rather than through TimeAsync: with Redis every call completes
+    // asynchronously, and each async layer costs a state machine and a continuation on every request.
+    private TimedCall Begin(bool guarded) => new(_time.GetTimestamp(), guarded && _circuit.Enabled);
+
+    private void Succeeded(TimedCall call, string operation)
+    {
+        if (call.Guarded)
+        {
+            _circuit.Succeeded(call.Probe);
+        }
+
+        _metrics.StoreCall(operation, _time.GetElapsedTime(call.Started), failed: false);
+    }
+
+    private void Failed(TimedCall call, string operation, Activity? activity, Exception ex)
+    {
+        // A call the circuit refused was not made: it counts for the metrics, not for the circuit.
+        if (call.Guarded && ex is not StoreCircuitOpenException)
+        {
+            _circuit.Failed(ex, call.Probe);
+        }
+
+        _metrics.StoreCall(operation, _time.GetElapsedTime(call.Started), failed: true);
+        if (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity.SetTag("error.type", ex.GetType().FullName);
+        }
+    }
+
+    /// <summary>One store call as it is timed: when it started, whether it passes the circuit, and whether it is the circuit's probe.</summary>
+    private struct TimedCall(long started, bool guarded)
+    {
+        public readonly long Started = started;
+        public readonly bool Guarded = guarded;
+        public bool Probe;
+
+        /// <summary>Asks the circuit to let a guarded call through (throws <see cref="StoreCircuitOpenException"/> when it is open).</summary>
+        public void Enter(StoreCircuit circuit)
+        {
+            if (Guarded)
+            {
+                Probe = circuit.Enter();
+            }
         }
     }
 }
