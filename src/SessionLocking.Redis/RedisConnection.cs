@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Net;
 using StackExchange.Redis;
 
@@ -167,20 +168,43 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     {
         try
         {
-            return await task.WaitAsync(_operationTimeout, cancellationToken).ConfigureAwait(false);
+            return await Limit(task, cancellationToken);
         }
-        catch (TimeoutException) when (!task.IsCompleted)
+        catch (Exception ex) when (LimitFailure(ex, task, operation, cancellationToken) is var failure && failure != ex)
+        {
+            throw failure;
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="task"/> within the operation timeout and <paramref name="cancellationToken"/>, for a caller that
+    /// awaits it itself (the script runner: one <c>async</c> layer less per store call than <see cref="WithTimeout{T}"/>)
+    /// and passes what it throws through <see cref="LimitFailure"/>.
+    /// </summary>
+    public ConfiguredTaskAwaitable<T> Limit<T>(Task<T> task, CancellationToken cancellationToken) =>
+        task.WaitAsync(_operationTimeout, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// What <paramref name="ex"/>, thrown by <see cref="Limit{T}"/>, means for the store: no answer within the timeout
+    /// becomes a <see cref="SessionStoreUnavailableException"/> naming the limit; a call given up on (time or the
+    /// caller's token) is still observed, so its late failure is not unobserved; anything else is returned as it is.
+    /// </summary>
+    public Exception LimitFailure(Exception ex, Task task, string operation, CancellationToken cancellationToken)
+    {
+        if (ex is TimeoutException && !task.IsCompleted)
         {
             Observe(task);
-            throw new SessionStoreUnavailableException(
+            return new SessionStoreUnavailableException(
                 $"Redis did not answer the session store's {operation} within {_operationTimeout.TotalSeconds:0.###} s (RedisSessionStoreOptions.OperationTimeout, SessionState:Redis:OperationTimeout).")
             { Operation = operation };
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !task.IsCompleted)
+
+        if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested && !task.IsCompleted)
         {
             Observe(task);
-            throw;
         }
+
+        return ex;
     }
 
     public async Task WithTimeout(Task task, string operation, CancellationToken cancellationToken)

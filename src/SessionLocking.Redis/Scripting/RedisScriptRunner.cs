@@ -71,17 +71,19 @@ internal sealed partial class RedisScriptRunner
             try
             {
                 (pending, acknowledged) = Send(database, script.Hash, keys, args, waits);
-                result = await _connection.WithTimeout(pending, script.Operation, cancellationToken).ConfigureAwait(false);
+                result = await _connection.Limit(pending, cancellationToken);
             }
             catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
             {
                 Observe(acknowledged);
                 (pending, acknowledged) = Send(database, script.Text, keys, args, waits);
-                result = await _connection.WithTimeout(pending, script.Operation, cancellationToken).ConfigureAwait(false);
+                result = await _connection.Limit(pending, cancellationToken);
             }
         }
-        catch (Exception ex)
+        catch (Exception caught)
         {
+            // The time limit is awaited here rather than in a helper of its own: one async layer less per store call.
+            var ex = pending is null ? caught : _connection.LimitFailure(caught, pending, script.Operation, cancellationToken);
             Observe(acknowledged);
             if (lockTaking is not null && pending is not null && MayStillTakeEffect(pending))
             {
@@ -95,7 +97,12 @@ internal sealed partial class RedisScriptRunner
 
             if (ex is OperationCanceledException or SessionStoreUnavailableException)
             {
-                throw;
+                if (ex == caught)
+                {
+                    throw;
+                }
+
+                throw ex;
             }
 
             if (ex is RedisServerException server && server.Message.StartsWith(CorruptMarker, StringComparison.Ordinal))
