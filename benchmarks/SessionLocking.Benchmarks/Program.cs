@@ -49,7 +49,7 @@ internal static class Program
             case "many-one":
             {
                 await using var ownRedis = await StartRedisAsync(redis);
-                return await ManySessionsScenario.RunOneAsync(ownRedis?.Configuration ?? redis, int.Parse(options.Get("setup", "4"), System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromSeconds(seconds));
+                return await ManySessionsScenario.RunOneAsync(ownRedis?.Configuration ?? redis, int.Parse(options.Get("setup", "4"), System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromSeconds(seconds), options.GetOrNull("allocations") == "true");
             }
 
             case "store-cpu":

@@ -52,8 +52,9 @@ internal static class ManySessionsScenario
     /// <c>many-one</c>: one set-up of scenario 2 alone (its index in <see cref="Variants"/>), servers and driver in this
     /// process, for a profiler (perf record this process); prints requests/s and this process's CPU per request.
     /// </summary>
-    public static async Task<int> RunOneAsync(string? redis, int setup, TimeSpan duration)
+    public static async Task<int> RunOneAsync(string? redis, int setup, TimeSpan duration, bool allocations = false)
     {
+        using var sampler = allocations ? new AllocationSampler() : null;
         var variant = Variants(redis, null)[setup];
         await using var app = await BenchApp.StartAsync(variant);
         var connections = await LoadRunner.ConnectAsync(app.Address, Clients);
@@ -65,8 +66,16 @@ internal static class ManySessionsScenario
 
         var reads = connections.Select(c => c.Build("GET", "/read")).ToArray();
         var writes = connections.Select(c => c.Build("POST", "/write")).ToArray();
-        var result = await LoadRunner.RunAsync(connections, (c, seq) => seq % 4 == 0 ? new Step(writes[c], Write) : new Step(reads[c], Read), 2, TimeSpan.FromSeconds(2), duration);
+        var warmUp = TimeSpan.FromSeconds(allocations ? 6 : 2);
+        _ = sampler is null ? null : Task.Delay(warmUp).ContinueWith(_ => sampler.Sampling = true, TaskScheduler.Default);
+        var result = await LoadRunner.RunAsync(connections, (c, seq) => seq % 4 == 0 ? new Step(writes[c], Write) : new Step(reads[c], Read), 2, warmUp, duration);
+        if (sampler is not null)
+        {
+            sampler.Sampling = false;
+        }
+
         Console.WriteLine($"{variant.Name}: {result.Throughput:0} requests/s, process CPU {result.ProcessCpuPerRequest:0.0} µs/request, errors {result.Errors}");
+        sampler?.Print(result.Completed);
         await LoadRunner.DisposeAsync(connections);
         return 0;
     }
