@@ -252,6 +252,11 @@ internal sealed class LockedSessionMiddleware
         {
             var waitLimit = context.GetEndpoint() is { } endpoint ? SessionStateBehaviorResolver.ResolveLockWaitTimeout(endpoint) : null;
             sessionLock = await AcquireAsync(behavior, cookieId, waitLimit, endpointInfo, context.RequestAborted);
+            if (cookieId is not null && sessionLock.Status == AcquireStatus.Acquired && sessionLock.StoreResult.Status == SessionStoreStatus.NotFound)
+            {
+                sessionLock = await UnknownIdAsync(sessionLock, behavior, waitLimit, endpointInfo, context.RequestAborted);
+            }
+
             timing?.Acquired(sessionLock);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -294,32 +299,38 @@ internal sealed class LockedSessionMiddleware
         return null;
     }
 
-    /// <summary>Picks the session id and takes the lock; a well-formed id the store does not know starts a fresh session (unless classic reuse is on).</summary>
-    private async ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, TimeSpan? waitLimit, SessionEndpointInfo endpoint, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes the lock of the cookie's session id, or of a new one when there is none. Not async itself: its caller awaits
+    /// the coordinator's answer directly (with Redis each async layer costs a state machine and a continuation per request).
+    /// </summary>
+    private ValueTask<SessionLock> AcquireAsync(SessionStateBehavior behavior, string? cookieId, TimeSpan? waitLimit, SessionEndpointInfo endpoint, CancellationToken cancellationToken)
     {
-        var regenerate = _options.RegenerateUnknownSessionIds;
         if (cookieId is not null)
         {
-            var sessionLock = await _locks.AcquireAsync(
-                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !regenerate, waitLimit, endpoint, cancellationToken);
-            if (sessionLock.Status == AcquireStatus.Acquired && sessionLock.StoreResult.Status == SessionStoreStatus.NotFound)
-            {
-                Log.AccessingExpiredSession(_logger, new SessionKey(cookieId));
-            }
-
-            if (sessionLock.Status != AcquireStatus.Acquired || sessionLock.StoreResult.Status != SessionStoreStatus.NotFound || !regenerate)
-            {
-                return sessionLock;
-            }
-
-            // Never adopt an unknown id (session fixation); nothing was taken for it, and its owner ends before anything can fail.
-            await sessionLock.DisposeAsync();
-            Log.UnknownSessionIdRegenerated(_logger);
+            return _locks.AcquireAsync(
+                cookieId, behavior, createIfMissing: behavior == SessionStateBehavior.Required && !_options.RegenerateUnknownSessionIds, waitLimit, endpoint, cancellationToken);
         }
 
         return behavior == SessionStateBehavior.Required
-            ? await _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, waitLimit, endpoint, cancellationToken)
-            : _locks.NewReadOnly(SessionIds.Create());
+            ? _locks.AcquireAsync(SessionIds.Create(), behavior, createIfMissing: true, waitLimit, endpoint, cancellationToken)
+            : ValueTask.FromResult(_locks.NewReadOnly(SessionIds.Create()));
+    }
+
+    /// <summary>
+    /// The store does not know the cookie's well-formed id: logged; unless classic reuse is on, the id is never adopted
+    /// (session fixation): nothing was taken for it, its owner ends before anything can fail, and a new id is taken.
+    /// </summary>
+    private async ValueTask<SessionLock> UnknownIdAsync(SessionLock sessionLock, SessionStateBehavior behavior, TimeSpan? waitLimit, SessionEndpointInfo endpoint, CancellationToken cancellationToken)
+    {
+        Log.AccessingExpiredSession(_logger, new SessionKey(sessionLock.SessionId));
+        if (!_options.RegenerateUnknownSessionIds)
+        {
+            return sessionLock;
+        }
+
+        await sessionLock.DisposeAsync();
+        Log.UnknownSessionIdRegenerated(_logger);
+        return await AcquireAsync(behavior, cookieId: null, waitLimit, endpoint, cancellationToken);
     }
 
     /// <summary>
