@@ -13,17 +13,27 @@ public sealed partial class RedisRoundTripTests
     [Fact]
     public async Task Each_request_kind_runs_the_documented_commands_inside_Redis()
     {
+        var prefix = "calls-" + Guid.NewGuid().ToString("N")[..8];
         await using var host = await StartHostAsync(
             o => o.PollInterval = TimeSpan.FromMinutes(5),
             app: app => app.MapPost("/remove-item", (HttpContext context, string key) =>
             {
                 context.GetSessionState().Remove(key);
                 return Results.Ok("ok");
-            }));
+            }),
+            prefix: prefix);
+        await using var other = await StartHostAsync(o => o.PollInterval = TimeSpan.FromMinutes(5), prefix: prefix);
+        await using var third = await StartHostAsync(o => o.PollInterval = TimeSpan.FromMinutes(5), prefix: prefix);
         using var client = host.CreateClient();
+        using var elsewhere = other.CreateClient();
+        using var newcomer = third.CreateClient();
         await WarmUp(host);
+        await WarmUp(other);
+        await WarmUp(third);
         (await client.PostAsync("/set?key=a&value=1")).Dispose();
         (await client.PostAsync("/set?key=b&value=1")).Dispose();
+        elsewhere.SessionId = client.SessionId;
+        newcomer.SessionId = client.SessionId;
 
         // This server keeps the session's last version (cached loads, on by default), so its loads read no items.
         var measured = new Dictionary<string, string>
@@ -32,6 +42,12 @@ public sealed partial class RedisRoundTripTests
             ["Required, removes an item"] = await CommandsRunBy(async () => (await client.PostAsync("/remove-item?key=b")).Dispose()),
             ["Required, does not write"] = await CommandsRunBy(async () => Assert.Equal("2", await client.GetJsonAsync<string>("/get-required?key=a"))),
             ["ReadOnly"] = await CommandsRunBy(async () => Assert.Equal("2", await client.GetJsonAsync<string>("/get?key=a"))),
+            ["ReadOnly, first load on this server"] = await CommandsRunBy(async () => Assert.Equal("2", await newcomer.GetJsonAsync<string>("/get?key=a"))),
+            ["ReadOnly after another server wrote"] = await CommandsRunBy(async () =>
+            {
+                (await elsewhere.PostAsync("/set?key=a&value=3")).Dispose();
+                Assert.Equal("3", await client.GetJsonAsync<string>("/get?key=a"));
+            }),
         };
 
         const string Acquire = "time pttl hmget hset pexpire hset pexpire";
@@ -45,6 +61,12 @@ public sealed partial class RedisRoundTripTests
             ["Required, removes an item"] = Acquire + " | hget pexpire hset hdel hset del publish",
             ["Required, does not write"] = Acquire + " | hget del publish hmget pexpire",
             ["ReadOnly"] = "pttl hmget pexpire",
+
+            // no version held: the items and the version are read (HGETALL checks the record, HMGET reads the version).
+            ["ReadOnly, first load on this server"] = "pttl hgetall hmget pexpire",
+
+            // the held version is not current: the HMGET that found so read the version too, so the items follow.
+            ["ReadOnly after another server wrote"] = "time pttl hgetall hmget hset pexpire hset pexpire | hget pexpire hset del publish | pttl hmget hgetall pexpire",
         };
         Assert.Equal(Lines(expected), Lines(measured));
     }
