@@ -55,6 +55,9 @@ internal static class Program
             case "store-cpu":
                 return await StoreCpuProbe.RunAsync(redis, TimeSpan.FromSeconds(seconds), int.Parse(options.Get("workers", "32"), System.Globalization.CultureInfo.InvariantCulture));
 
+            case "lua-script":
+                return LuaScriptText.Run(options.Get("name", "redis.shared"));
+
             case "app-host":
                 return await AppHostProcess.ServeAsync(options);
 

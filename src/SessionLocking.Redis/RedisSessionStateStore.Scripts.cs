@@ -22,6 +22,9 @@ internal sealed partial class RedisSessionStateStore
     /// <summary>All of them, preloaded on every primary.</summary>
     private static readonly LuaScript[] All = [Acquire, Shared, WriteAndRelease, Release, Remove, ForceRelease, ReleaseOwner, KeepAlive, Abandon, DueEnds, ClaimEnd, CompleteEnd];
 
+    /// <summary>All of them (for tests).</summary>
+    internal static IReadOnlyList<LuaScript> Scripts => All;
+
     /// <summary>The acquire's composed text (for tests).</summary>
     internal static string AcquireScript => Acquire.Text;
 

@@ -6,14 +6,18 @@ namespace SessionLocking.Redis.Scripting;
 /// The Lua files embedded in the assembly (<c>Scripts/*.lua</c>) and their composition: a line
 /// <c>--! include name</c> is replaced by the text of <c>Scripts/name.lua</c>, once per script (a second include of
 /// the same file is dropped), so shared helpers and guards are written once and every script still reaches Redis
-/// whole, as one text with one SHA1.
+/// whole, as one text with one SHA1. The composed text then loses the helpers it never calls (<see cref="UnusedHelpers"/>).
 /// </summary>
 internal static class LuaLibrary
 {
     private const string Include = "--! include ";
 
-    /// <summary>The composed text of <c>Scripts/<paramref name="name"/>.lua</c>.</summary>
-    public static string Compose(string name, IReadOnlyDictionary<string, string>? aliases = null)
+    /// <summary>The composed text of <c>Scripts/<paramref name="name"/>.lua</c>, without the helpers it does not use.</summary>
+    public static string Compose(string name, IReadOnlyDictionary<string, string>? aliases = null) =>
+        UnusedHelpers.Drop(name, ComposeAll(name, aliases));
+
+    /// <summary>The composed text with every included helper, used or not (for tests).</summary>
+    public static string ComposeAll(string name, IReadOnlyDictionary<string, string>? aliases = null)
     {
         var text = new StringBuilder();
         Append(text, name, aliases, new HashSet<string>(StringComparer.Ordinal));

@@ -7,22 +7,31 @@
 -- check_cached_session(held): check_session(), but when the hash's version is still held (the caller's copy is
 --   current) the items are not read: [4] is an empty list. [5] is the version the answer's items have ('' for none:
 --   the caller must not keep them).
+--   A held version that is not current costs no second HMGET: the first one read 'ver' and 'verf' already, and
+--   nothing changes between them and the HGETALL.
 local function check_cached_session(held)
+  local ver, verf -- nil: not read yet (a missing field reads as false)
   if held ~= '' then
     local s = redis.pcall('HMGET', session_key, 'timeout', 'fence', 'ver', 'verf')
-    if not s.err and s[3] == held and s[4] and s[4] == s[2] then
-      local session = session_record(s[1], s[2])
-      if session then
-        session[4] = {}
-        session[5] = held
-        return session
+    if not s.err then
+      if s[3] == held and s[4] and s[4] == s[2] then
+        local session = session_record(s[1], s[2])
+        if session then
+          session[4] = {}
+          session[5] = held
+          return session
+        end
       end
+      ver, verf = s[3], s[4]
     end
   end
   local session, session_error = check_session()
   if session then
-    local v = redis.call('HMGET', session_key, 'ver', 'verf')
-    session[5] = (v[1] and num(v[2]) == session[2] and session[2] > 0) and v[1] or ''
+    if ver == nil then
+      local v = redis.call('HMGET', session_key, 'ver', 'verf')
+      ver, verf = v[1], v[2]
+    end
+    session[5] = (ver and num(verf) == session[2] and session[2] > 0) and ver or ''
   end
   return session, session_error
 end

@@ -6,6 +6,7 @@
 -- version change in one HSET.
 --! include redis.prologue
 --! include shared.hash_changes
+--! include redis.put_items
 local token = ARGV[1]
 local timeout_ms = ARGV[2]
 local channel = ARGV[3]
@@ -23,8 +24,7 @@ if not is_new and redis.call('PEXPIRE', session_key, timeout_ms) == 0 then
   return 2
 end
 -- A stored hash always holds timeout and fence, so removing items never empties (deletes) it: the expiry stays.
-redis.call('HSET', session_key, 'timeout', timeout_ms, 'fence', token)
-hash_changes(session_key, first, last_removed)
+put_items(first, last_removed, timeout_ms, token)
 if is_new then
   redis.call('PEXPIRE', session_key, timeout_ms)
 end

@@ -35,8 +35,9 @@ public sealed class LuaScriptCompositionTests
     public void Every_include_is_resolved_and_each_shared_helper_appears_once(string name, string text)
     {
         Assert.DoesNotContain("--! include", text, StringComparison.Ordinal);
-        Assert.Equal(1, Count(text, "local function num(v)"));
-        Assert.Equal(1, Count(text, "local function publish(channel, message, sharded)"));
+        // At most once: a script that calls neither loses them (LuaUnusedHelpersTests).
+        Assert.InRange(Count(text, "local function num(v)"), 0, 1);
+        Assert.InRange(Count(text, "local function publish(channel, message, sharded)"), 0, 1);
         Assert.True(Count(text, "local lock_key = KEYS[") == 1, $"{name}: the keys are named once");
     }
 
