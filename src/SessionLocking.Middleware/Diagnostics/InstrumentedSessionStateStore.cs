@@ -95,7 +95,19 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
             bytes += name.Length + value.Length;
         }
 
-        var accepted = await TimeAsync("write_and_release", activity, () => Inner.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken));
+        var call = Begin(guarded: false);
+        bool accepted;
+        try
+        {
+            accepted = await Inner.WriteAndReleaseAsync(sessionId, lockId, changes, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            Failed(call, "write_and_release", activity, ex);
+            throw;
+        }
+
+        Succeeded(call, "write_and_release");
         if (accepted)
         {
             _metrics.BytesWritten(bytes);
@@ -178,7 +190,7 @@ internal sealed class InstrumentedSessionStateStore : ISessionStateStore
         return result;
     }
 
-    // The load paths above time their calls inline rather than through TimeAsync: with Redis every call completes
+    // The load and write-back paths above time their calls inline rather than through TimeAsync: with Redis every call completes
     // asynchronously, and each async layer costs a state machine and a continuation on every request.
     private TimedCall Begin(bool guarded) => new(_time.GetTimestamp(), guarded && _circuit.Enabled);
 
