@@ -56,7 +56,7 @@ internal static class Program
                 return await StoreCpuProbe.RunAsync(redis, TimeSpan.FromSeconds(seconds), int.Parse(options.Get("workers", "32"), System.Globalization.CultureInfo.InvariantCulture));
 
             case "lua-script":
-                return LuaScriptText.Run(options.Get("name", "redis.shared"));
+                return LuaScriptText.Run(options.Get("name", "redis.shared"), options.GetOrNull("ends") == "off");
 
             case "app-host":
                 return await AppHostProcess.ServeAsync(options);

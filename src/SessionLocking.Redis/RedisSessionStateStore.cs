@@ -113,12 +113,12 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
         var owner = NewNonce();
         var held = Held(sessionId);
         var reply = (RedisResult[])(await _runner.RunAsync(
-            Acquire,
+            Acquire.For(keys),
             keys,
             [Milliseconds(lockTimeout), createIfMissing ? "1" : "0", owner, SessionStoreResult.BoundHolder(holderEndpoint) ?? "", held?.Version ?? ""],
             sessionId,
             cancellationToken,
-            lockTaking: AcquireCall(sessionId, owner, lockTimeout)).ConfigureAwait(false))!;
+            lockTaking: AcquireCall(sessionId, keys, owner, lockTimeout)).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
@@ -136,7 +136,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     {
         var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
         var held = Held(sessionId);
-        var reply = (RedisResult[])(await _runner.RunAsync(Shared, keys, [held?.Version ?? ""], sessionId, cancellationToken).ConfigureAwait(false))!;
+        var reply = (RedisResult[])(await _runner.RunAsync(Shared.For(keys), keys, [held?.Version ?? ""], sessionId, cancellationToken).ConfigureAwait(false))!;
         switch ((int)reply[0])
         {
             case 0:
@@ -174,7 +174,7 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
         var wrote = false;
         try
         {
-            wrote = (long)(await _runner.RunAsync(WriteAndRelease, keys, args, sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
+            wrote = (long)(await _runner.RunAsync(WriteAndRelease.For(keys), keys, args, sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
             return wrote;
         }
         finally
@@ -206,23 +206,33 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     }
 
     /// <inheritdoc />
-    public async ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
-        (long)(await _runner.RunAsync(Release, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Release.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+    public async ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
+    {
+        var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        return (long)(await _runner.RunAsync(Release.For(keys), keys, [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Release.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+    }
 
     /// <inheritdoc />
     public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
     {
         _cache?.Remove(sessionId);
-        return (long)(await _runner.RunAsync(Remove, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
+        var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        return (long)(await _runner.RunAsync(Remove.For(keys), keys, [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
     }
 
     /// <inheritdoc />
-    public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
-        (long)(await _runner.RunAsync(ForceRelease, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [Token(holderLockId), PublishChannel(sessionId), await ShardedFlagAsync(ForceRelease.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+    public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken)
+    {
+        var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        return (long)(await _runner.RunAsync(ForceRelease.For(keys), keys, [Token(holderLockId), PublishChannel(sessionId), await ShardedFlagAsync(ForceRelease.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+    }
 
     /// <inheritdoc />
-    public async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken) =>
-        await _runner.RunAsync(KeepAlive, await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false), [], sessionId, cancellationToken).ConfigureAwait(false);
+    public async ValueTask KeepAliveAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        await _runner.RunAsync(KeepAlive.For(keys), keys, [], sessionId, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc />
     public ValueTask<IAsyncDisposable> SubscribeAsync(string sessionId, Action onReleased, CancellationToken cancellationToken) =>
@@ -246,8 +256,8 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     /// The acquire as a lock-taking call: given up on, its lock is freed by its owner nonce (queued right behind it)
     /// and, when its late answer took one, by the token (fenced).
     /// </summary>
-    private LockTakingCall AcquireCall(string sessionId, string owner, TimeSpan lockTimeout) => new(
-        ReleaseOwner,
+    private LockTakingCall AcquireCall(string sessionId, RedisKey[] keys, string owner, TimeSpan lockTimeout) => new(
+        ReleaseOwner.For(keys),
         [owner, PublishChannel(sessionId), _releases.CurrentShardedFlag],
         TookLock,
         token => ReleaseAsync(sessionId, token, CancellationToken.None),

@@ -15,9 +15,11 @@ public sealed class LuaUnusedHelpersTests
     public static TheoryData<string, string> Loaded()
     {
         var data = new TheoryData<string, string>();
+        // Both compositions of the request scripts (Session_End tracked and not), then the ends scripts.
+        var n = 0;
         foreach (var script in RedisSessionStateStore.Scripts)
         {
-            data.Add("redis " + script.Operation, script.Text);
+            data.Add($"redis.{n++}.{script.Operation}", script.Text);
         }
 
         foreach (var (layout, scripts) in new[] { ("v5", LegacyScripts.V5), ("v4", LegacyScripts.V4) })

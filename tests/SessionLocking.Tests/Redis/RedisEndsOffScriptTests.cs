@@ -26,7 +26,7 @@ public sealed partial class RedisEndsOffScriptTests(RedisFixture redis) : IClass
 
         Assert.Equal(RequestOperations, ran.Select(s => s.Operation).Distinct().Order(StringComparer.Ordinal));
         var built = ran.Distinct()
-            .SelectMany(s => UnusedHelpers.Defined(s.Operation, s.Text).Intersect(EndsHelpers).Select(h => s.Operation + ": " + h))
+            .SelectMany(s => UnusedHelpers.Defined(s.Operation, s.Text).Intersect(EndsHelpers).Where(h => !IsNoOp(s.Text, h)).Select(h => s.Operation + ": " + h))
             .ToArray();
         Assert.True(built.Length == 0, "ends helpers built without a handler: " + string.Join(", ", built));
         Assert.All(ran, s =>
@@ -52,6 +52,38 @@ public sealed partial class RedisEndsOffScriptTests(RedisFixture redis) : IClass
         {
             Assert.All(ran.Where(s => s.Operation == operation), s => Assert.Contains("track_end", UnusedHelpers.Defined(operation, s.Text)));
         }
+    }
+
+    [Fact]
+    public void Each_request_script_is_composed_and_preloaded_both_ways_and_the_untracked_one_holds_no_ends_code()
+    {
+        Assert.Equal(
+            ["acquire", "force-release", "keep-alive", "read-only load", "release", "release-by-owner", "remove", "write-back"],
+            RedisSessionStateStore.RequestScripts.Select(s => s.Operation).Order(StringComparer.Ordinal));
+        foreach (var script in RedisSessionStateStore.RequestScripts)
+        {
+            Assert.Contains(script.Tracking, RedisSessionStateStore.Scripts);
+            Assert.Contains(script.Untracked, RedisSessionStateStore.Scripts);
+            Assert.Contains("local ends_key = KEYS[3]", script.Tracking.Text, StringComparison.Ordinal);
+            Assert.NotEqual(script.Tracking.Hash, script.Untracked.Hash);
+            Assert.Same(script.Untracked, script.For([$"{{a}}:session", $"{{a}}:lock"]));
+            Assert.Same(script.Tracking, script.For([$"{{a}}:session", $"{{a}}:lock", "{a}:ends", "{a}:ended"]));
+
+            var text = script.Untracked.Text;
+            foreach (var code in new[] { "KEYS[3]", "KEYS[4]", "ZADD", "ZSCORE", "ZREM", "RENAME", "END_GRACE_MS", "ends_now", "now_ms", "end_session", "slid_untracked" })
+            {
+                Assert.False(text.Contains(code, StringComparison.Ordinal), $"{script.Operation}: '{code}' without ends tracked");
+            }
+
+            // What the request scripts call of redis.ends stays, as a no-op, where they call it.
+            Assert.All(UnusedHelpers.Defined(script.Operation, text).Intersect(EndsHelpers), helper => Assert.True(IsNoOp(text, helper), $"{script.Operation}: {helper}"));
+        }
+
+        // The ends scripts run only while ends are tracked: one composition each, with redis.ends.
+        var ends = RedisSessionStateStore.Scripts.Where(s => s.Operation is "abandon" or "due-ends" or "claim-end" or "complete-end").ToArray();
+        Assert.Equal(4, ends.Length);
+        Assert.Equal(8 * 2 + 4, RedisSessionStateStore.Scripts.Count);
+        Assert.Contains("local function end_session(", ends.Single(s => s.Operation == "abandon").Text, StringComparison.Ordinal);
     }
 
     /// <summary>The store's scripts Redis ran (EVALSHA) for one session through every request operation, in order.</summary>
@@ -106,6 +138,9 @@ public sealed partial class RedisEndsOffScriptTests(RedisFixture redis) : IClass
 
         return ran;
     }
+
+    /// <summary>Whether <paramref name="text"/> defines <paramref name="helper"/> as <c>redis.ends_off</c> does: a function that does nothing (a closure Lua still builds, but none of the ends code).</summary>
+    private static bool IsNoOp(string text, string helper) => text.Contains($"\nlocal function {helper}() end\n", StringComparison.Ordinal);
 
     // 1700000000.123456 [0 127.0.0.1:5555] "evalsha" "<sha1>" "4" ...
     [GeneratedRegex("^\\+?\\d+\\.\\d+ \\[\\d+ [^\\]]+\\] \"evalsha\" \"(?<sha>[0-9a-f]{40})\"", RegexOptions.IgnoreCase)]
