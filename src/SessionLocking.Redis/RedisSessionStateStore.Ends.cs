@@ -7,7 +7,8 @@ namespace SessionLocking.Redis;
 // Session_End on Redis (docs/redis-protocol.md, "Session ends"): while ends are tracked, every script gets two more keys,
 // the ends index (of the session's slot, on a cluster) and the session's ended key, and records the session's expiry in the index in the same call (no extra
 // round trip); the sweep reads the due members of the index and claims each with its own script, pipelined. Untracked
-// (no OnSessionEnd handler), the scripts get the two keys they always had and nothing of this runs.
+// (no OnSessionEnd handler), the scripts get the two keys they always had and nothing of this runs: they are composed
+// without the ends helpers then (RequestScript, redis.ends_off.lua).
 internal sealed partial class RedisSessionStateStore
 {
     private volatile Action? _endRecorded;
