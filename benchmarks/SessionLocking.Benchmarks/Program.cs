@@ -53,7 +53,7 @@ internal static class Program
             }
 
             case "store-cpu":
-                return await StoreCpuProbe.RunAsync(redis, TimeSpan.FromSeconds(seconds), int.Parse(options.Get("workers", "32"), System.Globalization.CultureInfo.InvariantCulture));
+                return await StoreCpuProbe.RunAsync(redis, TimeSpan.FromSeconds(seconds), int.Parse(options.Get("workers", "32"), System.Globalization.CultureInfo.InvariantCulture), options.Get("mode", "write"), options.GetOrNull("allocations") == "true");
 
             case "lua-script":
                 return LuaScriptText.Run(options.Get("name", "redis.shared"), options.GetOrNull("ends") == "off");
