@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using SessionLocking.Redis;
 
 namespace SessionLocking.Tests.Redis;
 
@@ -51,22 +52,25 @@ public sealed partial class RedisRoundTripTests
         };
 
         const string Acquire = "time pttl hmget hset pexpire hset pexpire";
+
+        // The release message: SPUBLISH where the client can subscribe to sharded channels (Redis 7 has them), else PUBLISH.
+        var unlock = "del " + (RedisReleaseChannels.ClientSupportsSharded ? "spublish" : "publish");
         var expected = new Dictionary<string, string>
         {
             // acquire | write-back: the token check, the slide that tells the hash is there, ONE hset for timeout,
             // fence, the changed item and the version, then the unlock.
-            ["Required, writes"] = Acquire + " | hget pexpire hset del publish",
+            ["Required, writes"] = Acquire + $" | hget pexpire hset {unlock}",
 
             // with removals the metadata is set before the hdel (the hash never empties), the pairs after it.
-            ["Required, removes an item"] = Acquire + " | hget pexpire hset hdel hset del publish",
-            ["Required, does not write"] = Acquire + " | hget del publish hmget pexpire",
+            ["Required, removes an item"] = Acquire + $" | hget pexpire hset hdel hset {unlock}",
+            ["Required, does not write"] = Acquire + $" | hget {unlock} hmget pexpire",
             ["ReadOnly"] = "pttl hmget pexpire",
 
             // no version held: the items and the version are read (HGETALL checks the record, HMGET reads the version).
             ["ReadOnly, first load on this server"] = "pttl hgetall hmget pexpire",
 
             // the held version is not current: the HMGET that found so read the version too, so the items follow.
-            ["ReadOnly after another server wrote"] = "time pttl hgetall hmget hset pexpire hset pexpire | hget pexpire hset del publish | pttl hmget hgetall pexpire",
+            ["ReadOnly after another server wrote"] = $"time pttl hgetall hmget hset pexpire hset pexpire | hget pexpire hset {unlock} | pttl hmget hgetall pexpire",
         };
         Assert.Equal(Lines(expected), Lines(measured));
     }
