@@ -305,26 +305,34 @@ internal static class ManySessionsScenario
                   "the floor makes one or two plain commands. Loads of a session the server already holds in its current version carry no items (cached loads, `SessionCacheSize`). " +
                   "The peer runs with the client's defaults, as an application that adds it does.");
         sink.Line();
-        sink.Line("**Where the Redis store's cost goes (profiled during development of issue 23, on this 2-core machine while other builds ran; the per-command table above gives this run's Redis figures).** " +
-                  "*Redis:* a store script costs Redis about 10 µs per call (`INFO commandstats` `EVALSHA`) against 0.3–0.5 µs for a plain `HGETALL` or `HSET`. " +
-                  "The commands the two scripts of an acquire and write-back run add up to about 4.4 µs; the rest is the scripting layer, which enters the script and, for each `redis.call`, " +
-                  "builds the command and converts its reply into Lua values (about 1 µs each, some 13 calls per acquire + write-back). So Redis spends about 13 µs per request of this mix for the store " +
-                  "and under 2 µs for the floor; a store that locks atomically needs a script (or `MULTI` with `WATCH`, which costs round trips instead), so the floor's ratio is bounded by that. " +
-                  "*Application:* the store's server CPU per request is about twice the floor's. `perf` (with `DOTNET_PerfMapEnabled=1`) of one set-up alone " +
-                  "(`SessionLocking.Benchmarks.dll many-one --setup 4 --redis HOST:PORT`) shows no hot spot in SessionLocking's code: about 30 % kernel (sockets, thread wake-ups), about 20 % runtime " +
-                  "(allocation, thread pool); a store call passes through the middleware, the lock coordinator, the circuit breaker (Polly), the instrumentation, the store, the script runner and its time limit " +
-                  "(`Task.WaitAsync`, a timer per call), each an `async` layer that, with Redis, completes asynchronously (with the in-memory store they complete synchronously). " +
-                  "*Tried, each with an A/B on the write path (`SessionLocking.Benchmarks.dll store-cpu --redis HOST:PORT`, acquire + write-back of one item by 32 workers: cycles/s, client and Redis CPU per cycle, `EVALSHA` µs per call):* " +
-                  "cached loads (an unchanged session is loaded without items: bytes, scenario 3); an acquire's owner nonce from a per-process random part and a counter instead of OpenSSL's generator per call " +
-                  "(OpenSSL's share of the probe's CPU samples 4.3 % before, none after); the acquire's two `HSET`s of the session in one (one `redis.call` less). " +
-                  "Their throughput A/B was inside the noise of the busy machine. *Not tried yet:* fewer `redis.call`s in the write-back (the metadata `HSET` and the items' `HSET` in one), " +
-                  "one time limit per request instead of a timer per call, fewer `async` layers between the middleware and the store." +
-                  " *On a quiet machine (load average about 1, 2026-12-05):* `perf record -g` for 10 s of `many-one --setup 4` put 61 % of the process's samples in the kernel: " +
-                  "16 % in context switches (8 % threads sleeping in `epoll` and being woken, 4 % `sched_yield` of spinning thread-pool workers) and 12 % in the loopback socket's wake-ups of each send; " +
-                  "no managed symbol reached 1 %. On Redis's side, `redis-benchmark` (8 connections) calling the read-only load script alone cost 6.1 µs per call (`INFO commandstats`), " +
-                  "against 3.7 µs for a script making the same three `redis.call`s and nothing else: the shared prologue's 16 local functions are closures built on every call (0.6 µs), " +
-                  "the rest is the validation of the stored numbers. The remaining gap to the floor is therefore a script's fixed cost in Redis and the thread wake-ups per reply in the application, " +
-                  "not a hot spot in SessionLocking's code; the next step is fewer thread hops per store call (the layers above).");
+        sink.Line("**Where the Redis store's cost goes (issue 23; profiled on this machine, the figures from the runs named here).** " +
+                  "*Redis:* a store script costs Redis about 10 µs per call (`EVALSHA` in the per-command table) against 0.3–0.5 µs for a plain `HGETALL` or `HSET`. " +
+                  "The read-only load alone (`redis-benchmark`, 8 connections, this server's cached version current) costs 5.8 µs per call, against 3.8 µs for a script that makes " +
+                  "the same three `redis.call`s and nothing else: a script's fixed cost (entering it, building each command, converting each reply into Lua values) is most of it. " +
+                  "So Redis spends about 13 µs per request of this mix for the store and 2 µs for the floor. Taking the lock and loading in one round trip, atomically, needs a script; " +
+                  "plain commands pipelined instead would move the cost into the client (below: a command costs the client about 6 µs). " +
+                  "*Application:* `SessionLocking.Benchmarks.dll store-cpu --redis HOST:PORT --mode read|raw-read|hgetall` (32 workers, client CPU per call): the store's read-only load 10.4–12.6 µs, " +
+                  "a bare `EVALSHA` of the same script on the same client settings 8.1–9.3 µs, a plain `HGETALL` 5.6–6.0 µs. SessionLocking's own code therefore adds 2–3 µs to a store call, " +
+                  "and the script call itself about 3 µs more than a plain command (a larger command and reply). The middleware around the store (lock coordinator, session, cookie) adds about 4–5 µs " +
+                  "per request (the in-memory store's row against no session). `perf record -g` of `many-one --setup 4` and `--setup 5` (the floor; servers and driver in one process): " +
+                  "SessionLocking's assemblies hold about 5 % of the samples, the kernel 54 % (71 % for the floor, which does less else): per request, sends cost both about the same, " +
+                  "but idle thread-pool workers spinning in `sched_yield` cost 6.7 µs for the store against 0.8 µs for the floor, and `epoll` 6.3 against 4.1 µs. " +
+                  "*Changes of issue 23, each with its own A/B (alternating runs, quiet machine unless said):* " +
+                  "(1) the store circuit breaker of our own instead of Polly's (Polly ran each store call through six `async` layers): `many-one --setup 4` with the breaker on and off before the change, " +
+                  "17,411 and 17,313 against 20,195 and 19,481 requests/s (+14 %, busy machine); " +
+                  "(2) with (1), fewer `async` layers per store call (the script runner awaits its time limit itself, the coordinator and the middleware await the store's first answer directly, " +
+                  "the instrumentation times loads and write-backs inline): three pairs of `many-one --setup 4`, median 15,967 → 18,872 requests/s, process CPU 85.6 → 69.7 µs per request, " +
+                  "allocations 11.1 → 8.5 KB per request (`many-one --allocations true`); " +
+                  "(3) Lua helpers a script never calls are no longer composed into it (Lua builds every `local function` as a closure on each call), the write-back sets metadata and items in one `HSET`, " +
+                  "a stale cached load reads its version once: the read-only load 7.01 → 6.64 µs per call in Redis, the write path's Redis CPU 26.45 → 24.85 µs per acquire + write-back (`store-cpu`); " +
+                  "(4) without an `OnSessionEnd` handler the request scripts are composed without the Session_End helpers: the read-only load 6.41 → 5.80 µs per call. " +
+                  "All together, this scenario run back to back on 8cb252b (before) and on the commit above: 22,856 → 26,914 requests/s, ratio to the peer 1.29x → 1.42x, p99 ratio 0.80x → 0.69x, " +
+                  "ratio to the floor 0.54x → 0.56x, to the in-memory store 0.42x → 0.46x, server CPU 43.0 → 37.7 µs and Redis CPU 14.4 → 12.9 µs per request. " +
+                  "*Tried without a difference between set-ups:* no thread-pool spinning (`DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0`) cut CPU per request by 8–10 % for the store and the floor alike " +
+                  "(and is an application's setting, not a library's). " +
+                  "*Why the throughput targets are still missed:* on these 2 cores the store's request costs about 38 µs of server CPU and 13 µs of Redis CPU, the floor's 23 µs and 2 µs; " +
+                  "closing that would take Redis's cost of a script near a plain command's and the client's cost of a script call near a plain call's, which a script cannot be. " +
+                  "What is left in SessionLocking's own code per request (2–3 µs per store call, 4–5 µs of middleware) would not close it either.");
         sink.Line();
     }
 
