@@ -105,9 +105,8 @@ internal sealed partial class RedisScriptRunner
                 throw ex;
             }
 
-            if (ex is RedisServerException server && server.Message.StartsWith(CorruptMarker, StringComparison.Ordinal))
+            if (ex is RedisServerException server && CorruptDetail(server.Message) is { } detail)
             {
-                var detail = server.Message[CorruptMarker.Length..].Trim();
                 var bar = detail.IndexOf('|', StringComparison.Ordinal);
                 throw _settings.Corrupt(script.Operation, sessionId, bar < 0 ? detail : detail[..bar], bar < 0 ? "it" : detail[(bar + 1)..], server);
             }
@@ -129,6 +128,18 @@ internal sealed partial class RedisScriptRunner
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// What a script's corrupt-record error answer says (<c>SESSIONCORRUPT what|dropped</c>), or null for any other error.
+    /// Redis passes the script's error text as it is; Garnet puts <c>ERR </c> before it.
+    /// </summary>
+    internal static string? CorruptDetail(string message)
+    {
+        var at = message.StartsWith(CorruptMarker, StringComparison.Ordinal) ? 0
+            : message.StartsWith("ERR " + CorruptMarker, StringComparison.Ordinal) ? 4
+            : -1;
+        return at < 0 ? null : message[(at + CorruptMarker.Length)..].Trim();
     }
 
     /// <summary>A failure of the client or an error answer of Redis, as the store reports it.</summary>

@@ -64,4 +64,9 @@ public sealed class GarnetSessionBehaviorTests(GarnetFixture garnet, ITestOutput
 {
     /// <summary>Garnet has no MONITOR: the forged-cookie run checks the keys it leaves, not every command.</summary>
     protected override bool CanMonitor => false;
+
+    /// <summary>Garnet puts "ERR " before a script's error answer; the store still reads it as the corrupt-record error.</summary>
+    [Fact]
+    public Task A_corrupted_session_timeout_in_garnet_fails_with_503_once_leaves_no_lock_and_the_next_request_starts_afresh() =>
+        CorruptedSessionTimeoutFailsOnceAndTheNextRequestStartsAfreshAsync();
 }
