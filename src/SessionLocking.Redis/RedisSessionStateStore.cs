@@ -206,25 +206,29 @@ internal sealed partial class RedisSessionStateStore : ISessionStateStore, ISess
     }
 
     /// <inheritdoc />
-    public async ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
-    {
-        var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
-        return (long)(await _runner.RunAsync(Release.For(keys), keys, [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Release.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
-    }
+    public ValueTask<bool> ReleaseAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken) =>
+        UnlockAsync(Release, sessionId, lockId, wrote: null, cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
+    public ValueTask<bool> RemoveAsync(string sessionId, SessionLockId lockId, CancellationToken cancellationToken)
     {
         _cache?.Remove(sessionId);
-        var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
-        return (long)(await _runner.RunAsync(Remove.For(keys), keys, [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(Remove.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken, wrote: Wrote).ConfigureAwait(false)) == 1;
+        return UnlockAsync(Remove, sessionId, lockId, Wrote, cancellationToken);
     }
 
     /// <inheritdoc />
-    public async ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken)
+    public ValueTask<bool> ForceReleaseAsync(string sessionId, SessionLockId holderLockId, CancellationToken cancellationToken) =>
+        UnlockAsync(ForceRelease, sessionId, holderLockId, wrote: null, cancellationToken);
+
+    /// <summary>
+    /// A fenced script that ends the lock <paramref name="lockId"/> (release, remove, force-release): its token, the
+    /// session's release channel and how to publish on it; true when the lock was that token's.
+    /// </summary>
+    private async ValueTask<bool> UnlockAsync(RequestScript script, string sessionId, SessionLockId lockId, Func<RedisResult, bool>? wrote, CancellationToken cancellationToken)
     {
         var keys = await KeysAsync(sessionId, cancellationToken).ConfigureAwait(false);
-        return (long)(await _runner.RunAsync(ForceRelease.For(keys), keys, [Token(holderLockId), PublishChannel(sessionId), await ShardedFlagAsync(ForceRelease.Operation, cancellationToken).ConfigureAwait(false)], sessionId, cancellationToken).ConfigureAwait(false)) == 1;
+        RedisValue[] args = [Token(lockId), PublishChannel(sessionId), await ShardedFlagAsync(script.Operation, cancellationToken).ConfigureAwait(false)];
+        return (long)(await _runner.RunAsync(script.For(keys), keys, args, sessionId, cancellationToken, wrote: wrote).ConfigureAwait(false)) == 1;
     }
 
     /// <inheritdoc />
