@@ -242,27 +242,18 @@ internal sealed partial class LegacyObjectWriter
             throw Unwritable($"it holds a multi-dimensional array ('{array.GetType()}'), which is not supported");
         }
 
-        if (element == typeof(string))
+        if (element == typeof(string) || element == typeof(object))
         {
-            _w.Write(RecordKind.ArraySingleString);
+            // string[] and object[] have records of their own, each element written as a member of that type.
+            var (kind, member) = element == typeof(string)
+                ? (RecordKind.ArraySingleString, MemberInfo.String)
+                : (RecordKind.ArraySingleObject, MemberInfo.Object);
+            _w.Write(kind);
             _w.Write(id);
             _w.Write(array.Length);
             foreach (var item in array)
             {
-                Member(item, MemberInfo.String, depth + 1);
-            }
-
-            return;
-        }
-
-        if (element == typeof(object))
-        {
-            _w.Write(RecordKind.ArraySingleObject);
-            _w.Write(id);
-            _w.Write(array.Length);
-            foreach (var item in array)
-            {
-                Member(item, MemberInfo.Object, depth + 1);
+                Member(item, member, depth + 1);
             }
 
             return;
